@@ -1,0 +1,25 @@
+"""Test session set-up: split the CPU into two logical devices before TensorFlow initialises, so that tests can run
+a real MirroredStrategy with 2 replicas; keep TensorFlow's C++ logging quiet."""
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+@pytest.fixture
+def float32_policy():
+    """Run a test under the float32 Keras policy and restore the previous policy afterwards."""
+    import keras
+
+    old = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    yield
+    keras.mixed_precision.set_global_policy(old)

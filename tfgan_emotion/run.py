@@ -1,0 +1,184 @@
+"""What every recipe shares: the common command-line flags (DESIGN.md "Contracts"), the run directory and its
+config.json, and the check that re-running a command resumes the same run rather than mixing two configurations.
+
+A recipe does::
+
+    parser = run.common_parser("caae_affectnet", __doc__, default_batch_size=49)
+    ...recipe flags...
+    args = parser.parse_args()
+    r = run.start(args, "caae_affectnet", system_config)   # runtime set up, run dir made, config printed
+    with r.strategy.scope(): model = ...
+    training.train(model, dataset, r.dir, r.train_config(steps), r.strategy, r.runtime.is_chief)
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import paths, runtime
+
+
+def common_parser(recipe: str, description: str | None, default_batch_size: int, default_steps: int | None = None,
+                  smoke_steps: int = 4) -> argparse.ArgumentParser:
+    """An ArgumentParser with the flags every recipe has."""
+    p = argparse.ArgumentParser(prog=f"python recipes/{recipe}.py", description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--data-dir", type=Path, help="root of the real dataset in its published layout; without it the "
+                   "recipe trains on the built-in synthetic stand-in")
+    g.add_argument("--synthetic", action="store_true", help="use the built-in synthetic faces even if --data-dir "
+                   "is given (the default when --data-dir is absent)")
+    g = p.add_argument_group("training length")
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("--steps", type=int, help=f"total training steps (default: the recipe's"
+                   f"{f' {default_steps}' if default_steps else ''} paper setting)")
+    x.add_argument("--epochs", type=float, help="total epochs over the training set (converted to steps)")
+    g.add_argument("--batch-size", type=int, default=default_batch_size,
+                   help=f"per-replica batch size (paper: {default_batch_size}); global batch = this x replicas")
+    g.add_argument("--smoke", action="store_true", help=f"keep the architecture, shrink steps (to {smoke_steps}) and "
+                   "evaluation samples: for tests and a quick check that everything runs")
+    g = p.add_argument_group("runtime")
+    g.add_argument("--strategy", choices=runtime.STRATEGIES, default="auto",
+                   help="auto: all GPUs mirrored, else one device; mirrored; multi_worker (TF_CONFIG); default")
+    g.add_argument("--precision", choices=runtime.PRECISIONS, default="auto",
+                   help="auto: mixed_bfloat16 where the hardware runs bf16 natively, else float32")
+    g.add_argument("--seed", type=int, default=0, help="seed for Python, NumPy, TensorFlow and the data (default 0)")
+    g.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (slower)")
+    g.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA (slower on some CPUs)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", type=Path, default=Path(paths.DEFAULT_OUT), help="root of run directories "
+                   "(default ./checkpoints)")
+    g.add_argument("--run", help="run name (default: derived from the data, seed and --smoke, so that re-running the "
+                   "same command resumes the same run)")
+    g.add_argument("--reports", type=Path, default=Path(paths.DEFAULT_REPORTS), help="reports root (default ./reports)")
+    g.add_argument("--checkpoint-every", type=int, default=500, help="checkpoint every N steps (default 500)")
+    g.add_argument("--sample-every", type=int, default=500, help="write a sample grid every N steps (default 500)")
+    g.add_argument("--log-every", type=int, default=10, help="log losses every N steps (default 10)")
+    g.add_argument("--logical-cpus", type=int, default=0, help=argparse.SUPPRESS)
+    return p
+
+
+def default_run_name(args) -> str:
+    data = "synthetic" if (args.synthetic or not args.data_dir) else Path(args.data_dir).resolve().name
+    return f"{'smoke-' if args.smoke else ''}{data}-seed{args.seed}"
+
+
+# Flags that may change between invocations of the same run (they do not change what is trained).
+RESUMABLE_FLAGS = {"steps", "epochs", "out", "run", "reports", "checkpoint_every", "sample_every", "log_every",
+                   "strategy", "logical_cpus"}
+
+
+def _jsonable(v):
+    if isinstance(v, Path):
+        return str(v)
+    if dataclasses.is_dataclass(v):
+        return {k: _jsonable(x) for k, x in dataclasses.asdict(v).items()}
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+@dataclass
+class Run:
+    recipe: str
+    name: str
+    dir: Path
+    args: argparse.Namespace
+    strategy: object
+    runtime: runtime.RuntimeInfo
+    config: dict
+    notes: list = field(default_factory=list)
+
+    def train_config(self, steps: int, **overrides):
+        from .training import TrainConfig
+
+        a = self.args
+        return TrainConfig(steps=steps, batch_size=a.batch_size, checkpoint_every=a.checkpoint_every,
+                           sample_every=a.sample_every, log_every=a.log_every, jit_compile=a.jit_compile,
+                           **overrides)
+
+    def note(self, text: str) -> None:
+        """Add a line researchers must read first (what a smoke/synthetic run shrank, untrained features, ...)."""
+        if text not in self.notes:
+            self.notes.append(text)
+            print(f"[tfgan-emotion] NOTE: {text}", file=sys.stderr, flush=True)
+        self._write_config()
+
+    def write_metrics(self, metrics: dict, step: int) -> Path:
+        path = paths.run_file(self.dir, paths.METRICS)
+        path.write_text(json.dumps(_jsonable({"step": step, **metrics}), indent=2, allow_nan=True))
+        return path
+
+    def _write_config(self):
+        if not self.runtime.is_chief:
+            return
+        doc = {"recipe": self.recipe, "run": self.name, "system": self.config.get("system", self.recipe),
+               "config": self.config, "args": _jsonable(vars(self.args)), "runtime": self.runtime.to_dict(),
+               "command": [sys.executable] + sys.argv, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+               "notes": self.notes}
+        paths.run_file(self.dir, paths.CONFIG).write_text(json.dumps(doc, indent=2))
+
+
+class ConfigMismatch(ValueError):
+    pass
+
+
+def check_resumable(run_dir: Path, config: dict, args, resumable=()) -> None:
+    """Refuse to resume ``run_dir`` with a different configuration (a different batch size, say). Flags in
+    :data:`RESUMABLE_FLAGS` and ``resumable`` may differ."""
+    path = run_dir / paths.CONFIG
+    if not path.exists():
+        return
+    old = json.loads(path.read_text())
+    free = RESUMABLE_FLAGS | set(resumable)
+    new_args = {k: v for k, v in _jsonable(vars(args)).items() if k not in free}
+    old_args = {k: v for k, v in old.get("args", {}).items() if k not in free}
+    diffs = [f"{k}: {old_args.get(k)!r} -> {new_args.get(k)!r}" for k in sorted(set(new_args) | set(old_args))
+             if old_args.get(k) != new_args.get(k)]
+    old_cfg, new_cfg = old.get("config", {}), _jsonable(config)
+    diffs += [f"config.{k}: {old_cfg.get(k)!r} -> {new_cfg.get(k)!r}" for k in sorted(set(old_cfg) | set(new_cfg))
+              if old_cfg.get(k) != new_cfg.get(k)]
+    if diffs:
+        raise ConfigMismatch(f"{run_dir} already holds a run with a different configuration ({'; '.join(diffs)}). "
+                             "Re-run with the original flags to resume it, or pass --run NEW_NAME for a new run.")
+
+
+def start(args, recipe: str, config, notes=(), resumable=()) -> Run:
+    """Set up the runtime from the common flags, create (or reopen) the run directory and write config.json.
+    ``resumable`` names recipe flags that may change when the run is resumed."""
+    strat, info = runtime.setup(args.strategy, args.precision, args.seed, args.deterministic, args.logical_cpus)
+    name = args.run or default_run_name(args)
+    run_dir = Path(args.out) / name
+    cfg = _jsonable(config)
+    check_resumable(run_dir, cfg, args, resumable)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    r = Run(recipe, name, run_dir, args, strat, info, cfg, list(notes))
+    old = run_dir / paths.CONFIG
+    if old.exists():
+        r.notes = list(dict.fromkeys(json.loads(old.read_text()).get("notes", []) + r.notes))
+    r._write_config()
+    print(f"[tfgan-emotion] {recipe}: run {name} in {run_dir}", file=sys.stderr)
+    print(json.dumps({"config": cfg, "runtime": info.to_dict()}, indent=2), file=sys.stderr, flush=True)
+    return r
+
+
+def steps_from(args, paper_steps: int, steps_per_epoch: int | None = None, smoke_steps: int = 4) -> int:
+    """Total steps from --steps / --epochs / --smoke, else the paper's."""
+    if args.smoke and not args.steps:
+        return smoke_steps
+    if args.steps:
+        if args.steps < 1:
+            raise ValueError("--steps must be >= 1")
+        return args.steps
+    if args.epochs:
+        if not steps_per_epoch:
+            raise ValueError("--epochs needs a dataset of known size; give --steps instead")
+        return max(1, int(round(args.epochs * steps_per_epoch)))
+    return paper_steps

@@ -1,0 +1,481 @@
+"""The training engine shared by every system: ``keras.Model.fit()`` on a tf.data input under a tf.distribute
+strategy, with checkpoint/resume, signal handling, a NaN/Inf guard, a per-step CSV of losses, TensorBoard scalars
+and sample grids, and console progress with an ETA.
+
+A system is a :class:`GANModel` subclass: it registers its *players* (an optimizer and the networks it updates)
+with :meth:`GANModel.add_player` and implements ``train_step`` (keras.io "GAN overriding train_step" pattern).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+from . import paths
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped because a loss became NaN or Inf; the last good checkpoint is kept."""
+
+    def __init__(self, loss_name: str, step: int, value: float, checkpoint: str | None):
+        self.loss_name, self.step, self.value, self.checkpoint = loss_name, step, value, checkpoint
+        where = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint had been written yet"
+        super().__init__(f"loss '{loss_name}' became {value} at step {step}; training stopped and {where}. "
+                         "Lower the learning rate, try --precision float32, or inspect the data of that step.")
+
+
+class TrainingInterrupted(RuntimeError):
+    """Training stopped on SIGTERM/SIGINT after saving a checkpoint; re-running the same command resumes."""
+
+    def __init__(self, signum: int, step: int, checkpoint: str | None):
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+        super().__init__(f"interrupted by {signal.Signals(signum).name} at step {step}; checkpoint {checkpoint} "
+                         "saved. Run the same command again to resume.")
+
+
+def make_adam(learning_rate: float = 2e-4, beta_1: float = 0.5, beta_2: float = 0.999, name: str | None = None):
+    """Adam (SPECS common conventions: lr 2e-4, beta1 0.5, beta2 0.999), wrapped in a LossScaleOptimizer when the
+    global policy is ``mixed_float16`` so that small float16 gradients do not underflow."""
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, name=name)
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{name}_loss_scale" if name else None)
+    return opt
+
+
+class GANModel(keras.Model):
+    """Base class of every system's training model.
+
+    Subclasses build their sub-networks, call :meth:`add_player` once per optimizer, and implement ``train_step``
+    returning a dict of scalar losses (local means over the replica's batch; ``fit`` averages them over replicas).
+    Losses used for gradients go through :meth:`update`, which scales them by ``1 / replicas`` so that the summed
+    gradients of all replicas equal the gradient of the loss averaged over the global batch (DESIGN conventions).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._players: dict[str, tuple] = {}
+        # The global training step, set by the engine before every batch, for schedules inside train_step.
+        self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
+                                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    def add_player(self, name: str, optimizer, networks) -> None:
+        """Register a player: ``optimizer`` updates the trainable variables of ``networks``."""
+        self._players[name] = (optimizer, list(networks))
+        setattr(self, f"{name}_optimizer", optimizer)
+
+    @property
+    def players(self) -> dict:
+        return dict(self._players)
+
+    def player_variables(self, name: str) -> list:
+        _, networks = self._players[name]
+        seen, out = set(), []
+        for net in networks:
+            for v in net.trainable_variables:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    def build_optimizers(self) -> None:
+        """Create every optimizer's slot variables now (before a checkpoint restore, so that it restores them).
+        The sub-networks are functional models, built when constructed, so the GAN model counts as built too."""
+        self.built = True
+        for name, (opt, _) in self._players.items():
+            if not opt.built:
+                opt.build(self.player_variables(name))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (3.15) reduces a first batch across replicas before fit() to build the model symbolically; under
+        # MultiWorkerMirroredStrategy that reduce fails on dict batches. A GANModel is built from functional
+        # sub-networks and has no compiled loss or metrics, so that build has nothing to do.
+        if not self.built:
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def update(self, name: str, tape: tf.GradientTape, loss) -> None:
+        """Apply one optimizer step of player ``name`` for ``loss`` recorded on ``tape``."""
+        opt, _ = self._players[name]
+        variables = self.player_variables(name)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tape:  # re-enter so that the scaling is recorded too
+            scaled = opt.scale_loss(tf.cast(loss, tf.float32) / replicas)
+        grads = tape.gradient(scaled, variables)
+        opt.apply(grads, variables)
+
+    def networks(self) -> dict:
+        """The named sub-networks (``keras.Model``) to export; subclasses override."""
+        return {}
+
+    def sample_images(self):
+        """A fixed batch of images in [-1, 1] to draw as a grid during training, or None."""
+        return None
+
+
+def add_noise(dataset: tf.data.Dataset, name: str, shape, seed: int, distribution: str = "uniform"):
+    """Attach per-example noise to an (unbatched) dataset of dicts, drawn with stateless RNG keyed by
+    ``(seed, example index)``. Noise that comes with the data is the same whatever the strategy or the number of
+    replicas, so runs are reproducible across devices (and a resumed run draws the same noise as an unbroken one)."""
+    shape = tuple(shape)
+
+    def attach(i, ex):
+        key = tf.stack([tf.cast(seed, tf.int64), i])
+        if distribution == "uniform":
+            noise = tf.random.stateless_uniform(shape, key, minval=-1.0, maxval=1.0)
+        elif distribution == "normal":
+            noise = tf.random.stateless_normal(shape, key)
+        else:
+            raise ValueError(f"unknown noise distribution {distribution!r}")
+        return {**ex, name: noise}
+
+    return dataset.enumerate().map(attach, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+@dataclass
+class TrainConfig:
+    """Engine settings (not hyperparameters of a paper)."""
+
+    steps: int
+    batch_size: int  # per replica; global batch = batch_size x replicas
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    sample_every: int = 500
+    progress_every_s: float = 15.0
+    jit_compile: bool = False
+    shuffle_buffer: int = 0  # 0: the caller already shuffled
+    verbose: bool = True
+
+
+@dataclass
+class TrainResult:
+    step: int
+    restored_from: int | None
+    checkpoint: str | None
+    seconds: float
+    steps_run: int
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def image_grid(images, ncol: int | None = None, pad: int = 2) -> np.ndarray:
+    """Tile a batch of images in [-1, 1] (N,H,W,C) into one uint8 picture (rows of ``ncol``)."""
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 3:
+        x = x[..., None]
+    n, h, w, c = x.shape
+    ncol = ncol or int(math.ceil(math.sqrt(n)))
+    nrow = int(math.ceil(n / ncol))
+    grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad, c), 255, np.uint8)
+    pix = np.clip((x + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    for i in range(n):
+        r, q = divmod(i, ncol)
+        grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + q * (w + pad):pad + q * (w + pad) + w] = pix[i]
+    return grid[..., 0] if c == 1 else grid
+
+
+def save_png(array: np.ndarray, path) -> Path:
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    return path
+
+
+def _fmt_seconds(s: float) -> str:
+    s = int(round(max(s, 0)))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
+
+
+class _State:
+    """Host-side state the callbacks share."""
+
+    def __init__(self, start: int, total: int, global_batch: int, is_chief: bool):
+        self.start, self.total, self.global_batch, self.is_chief = start, total, global_batch, is_chief
+        self.step = start
+        self.bad: tuple | None = None
+        self.signum: int | None = None
+        self.last_checkpoint: str | None = None
+        self.last_checkpoint_step: int | None = None
+
+
+class _CheckpointStore:
+    """A CheckpointManager whose checkpoints count only once complete: after ``manager.save`` returns, a marker
+    file ``<prefix>.complete`` is written; restore considers marked checkpoints only, newest first, and falls back
+    to an older one when a newer one fails to load. A checkpoint half-written when the process died is therefore
+    never restored."""
+
+    def __init__(self, checkpoint: tf.train.Checkpoint, step_var: tf.Variable, directory: Path, keep: int):
+        self.ckpt, self.step_var, self.dir = checkpoint, step_var, directory
+        self.manager = tf.train.CheckpointManager(checkpoint, str(directory), max_to_keep=keep)
+
+    def save(self, step: int) -> str:
+        self.step_var.assign(step)
+        prefix = self.manager.save(checkpoint_number=step)
+        Path(prefix + ".complete").write_text(json.dumps({"step": int(step), "time": time.time()}))
+        for stale in self.dir.glob("*.complete"):
+            if not Path(str(stale)[:-len(".complete")] + ".index").exists():
+                stale.unlink()
+        return prefix
+
+    def complete_checkpoints(self) -> list[str]:
+        prefixes = [str(p)[:-len(".complete")] for p in self.dir.glob("ckpt-*.complete")]
+        prefixes = [p for p in prefixes if Path(p + ".index").exists()]
+        return sorted(prefixes, key=lambda p: int(p.rsplit("-", 1)[1]), reverse=True)
+
+    def restore_latest(self, log) -> tuple[int | None, str | None]:
+        for prefix in self.complete_checkpoints():
+            try:
+                self.ckpt.restore(prefix).assert_existing_objects_matched()
+            except (tf.errors.OpError, AssertionError, ValueError) as e:
+                log(f"checkpoint {prefix} could not be restored ({type(e).__name__}: {str(e)[:200]}); "
+                    "trying an older one")
+                continue
+            return int(self.step_var.numpy()), prefix
+        return None, None
+
+
+class _StepTracker(keras.callbacks.Callback):
+    def __init__(self, state: _State, model_ref: GANModel):
+        super().__init__()
+        self.state, self.gan = state, model_ref
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.gan.global_step.assign(self.state.start + batch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.state.step = self.state.start + batch + 1
+        for name, value in (logs or {}).items():
+            if isinstance(value, (int, float)) and not math.isfinite(value):
+                self.state.bad = (name, self.state.step, value)
+                self.model.stop_training = True
+                return
+
+
+class _Checkpointer(keras.callbacks.Callback):
+    def __init__(self, state: _State, store: _CheckpointStore, every: int, log):
+        super().__init__()
+        self.state, self.store, self.every, self.log = state, store, every, log
+
+    def _save(self):
+        self.state.last_checkpoint = self.store.save(self.state.step)
+        self.state.last_checkpoint_step = self.state.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.state.bad:
+            return
+        if self.state.signum is not None:
+            self._save()
+            self.model.stop_training = True
+        elif self.every and self.state.step % self.every == 0:
+            self._save()
+
+
+class _CSVLogger(keras.callbacks.Callback):
+    """logs/losses.csv: one row every ``every`` steps; on resume, rows past the restored step are dropped (they
+    came from a run that died before checkpointing them)."""
+
+    def __init__(self, state: _State, path: Path, every: int):
+        super().__init__()
+        self.state, self.path, self.every = state, path, every
+        self.fields: list[str] | None = None
+        if path.exists():
+            with open(path, newline="") as f:
+                rows = list(csv.reader(f))
+            if rows:
+                self.fields = rows[0][1:]
+                kept = [r for r in rows[1:] if r and int(r[0]) <= state.start]
+                with open(path, "w", newline="") as f:
+                    csv.writer(f).writerows([rows[0]] + kept)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.state.step
+        if not logs or (step % self.every and step != self.state.total) or self.state.bad:
+            return
+        if self.fields is None:
+            self.fields = sorted(logs)
+            with open(self.path, "w", newline="") as f:
+                csv.writer(f).writerow(["step"] + self.fields)
+        with open(self.path, "a", newline="") as f:
+            csv.writer(f).writerow([step] + [f"{logs.get(k, float('nan')):.6g}" for k in self.fields])
+
+
+class _TensorBoardAndSamples(keras.callbacks.Callback):
+    def __init__(self, state: _State, run_dir: Path, gan: GANModel, log_every: int, sample_every: int):
+        super().__init__()
+        self.state, self.run_dir, self.gan = state, run_dir, gan
+        self.log_every, self.sample_every = log_every, sample_every
+        self.writer = tf.summary.create_file_writer(str(run_dir / paths.TENSORBOARD))
+
+    def write_samples(self):
+        images = self.gan.sample_images()
+        if images is None:
+            return
+        images = np.asarray(tf.cast(images, tf.float32))
+        grid = image_grid(images)
+        save_png(grid, self.run_dir / paths.SAMPLES / f"step_{self.state.step:06d}.png")
+        with self.writer.as_default(step=self.state.step):
+            g = grid[None, ..., None] if grid.ndim == 2 else grid[None]
+            tf.summary.image("samples", g)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.state.step
+        if self.state.bad:
+            return
+        if logs and (step % self.log_every == 0 or step == self.state.total):
+            with self.writer.as_default(step=step):
+                for k, v in logs.items():
+                    if isinstance(v, (int, float)):
+                        tf.summary.scalar(k, v)
+        if self.sample_every and step % self.sample_every == 0:
+            self.write_samples()
+
+    def on_train_end(self, logs=None):
+        self.writer.flush()
+
+
+class _Progress(keras.callbacks.Callback):
+    def __init__(self, state: _State, every_s: float, out=sys.stderr):
+        super().__init__()
+        self.state, self.every_s, self.out = state, every_s, out
+        self.t0 = self.last = None
+
+    def on_train_begin(self, logs=None):
+        self.t0 = self.last = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        s = self.state
+        if now - self.last < self.every_s and s.step not in (s.start + 1, s.total):
+            return
+        self.last = now
+        done = s.step - s.start
+        per_step = (now - self.t0) / max(done, 1)
+        losses = " ".join(f"{k} {v:.4g}" for k, v in sorted((logs or {}).items()) if isinstance(v, (int, float)))
+        print(f"step {s.step}/{s.total} ({100.0 * s.step / s.total:.1f}%) | {per_step:.3f} s/step | "
+              f"{s.global_batch / per_step:.1f} img/s | ETA {_fmt_seconds(per_step * (s.total - s.step))} | "
+              f"{losses}", file=self.out, flush=True)
+
+
+def _log(msg: str) -> None:
+    print(f"[tfgan-emotion] {msg}", file=sys.stderr, flush=True)
+
+
+def _events(run_dir: Path, event: dict) -> None:
+    with open(paths.run_file(run_dir, "logs/events.jsonl"), "a") as f:
+        f.write(json.dumps({"time": time.time(), **event}) + "\n")
+
+
+def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfig, strategy=None,
+          is_chief: bool = True, extra_callbacks=()) -> TrainResult:
+    """Train ``model`` on the UNBATCHED dataset of dicts for ``config.steps`` total steps.
+
+    The global batch (``config.batch_size`` x replicas) is cut with ``drop_remainder`` and distributed by ``fit``.
+    If ``run_dir/ckpt`` holds a complete checkpoint, training resumes from it and stops at the same total step
+    count. Checkpoints are written every ``config.checkpoint_every`` steps, at the end, and on SIGTERM/SIGINT
+    (then :class:`TrainingInterrupted` is raised). A NaN/Inf in any logged loss stops training without
+    checkpointing the bad state and raises :class:`NonFiniteLossError`.
+
+    ``model`` must have been created inside ``strategy.scope()``.
+    """
+    run_dir = Path(run_dir)
+    strategy = strategy or tf.distribute.get_strategy()
+    log = _log if config.verbose else (lambda m: None)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = config.batch_size * replicas
+
+    with strategy.scope():
+        model.build_optimizers()
+        # No compile optimizer: each player has its own (a default one would get slots for every variable).
+        model.compile(optimizer=None, jit_compile=config.jit_compile)
+    step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    ckpt = tf.train.Checkpoint(model=model, step=step_var)
+    ckpt_dir = run_dir / paths.CKPT if is_chief else run_dir / paths.CKPT / f"worker-tmp-{id(model)}"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    store = _CheckpointStore(ckpt, step_var, ckpt_dir, config.keep_checkpoints)
+    restored, prefix = _CheckpointStore(ckpt, step_var, run_dir / paths.CKPT, config.keep_checkpoints
+                                        ).restore_latest(log) if (run_dir / paths.CKPT).exists() else (None, None)
+    start = restored or 0
+    if restored is not None:
+        log(f"resumed from {prefix} at step {restored} (target {config.steps})")
+        if is_chief:
+            _events(run_dir, {"event": "restored", "step": restored, "checkpoint": prefix})
+    state = _State(start, config.steps, global_batch, is_chief)
+    state.last_checkpoint, state.last_checkpoint_step = prefix, restored
+    t0 = time.perf_counter()
+    if start >= config.steps:
+        log(f"already at step {start} >= {config.steps}; nothing to train")
+        return TrainResult(start, restored, prefix, 0.0, 0)
+
+    ds = dataset
+    if config.shuffle_buffer:
+        ds = ds.shuffle(config.shuffle_buffer)
+    # A resumed run starts a fresh pass over the data (skipping the consumed examples would decode them all again).
+    ds = ds.repeat().batch(global_batch, drop_remainder=True)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+
+    callbacks = [_StepTracker(state, model), _Checkpointer(state, store, config.checkpoint_every, log)]
+    if is_chief:
+        callbacks += [_CSVLogger(state, paths.run_file(run_dir, paths.LOSSES), config.log_every),
+                      _TensorBoardAndSamples(state, run_dir, model, config.log_every, config.sample_every)]
+    if config.verbose and is_chief:
+        callbacks.append(_Progress(state, config.progress_every_s))
+    callbacks += list(extra_callbacks)
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Keras (3.15) reduces step outputs across workers with axis=0, which fails on scalars: give each loss a
+        # length-1 axis (the reduce then yields the scalar mean over all replicas).
+        step_fn = model.train_step
+        model.train_step = lambda data: {k: tf.reshape(v, [1]) for k, v in step_fn(data).items()}
+
+    previous = {}
+
+    def on_signal(signum, frame):
+        state.signum = signum
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        model.fit(ds, epochs=1, steps_per_epoch=config.steps - start, verbose=0, callbacks=callbacks, shuffle=False)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    if state.bad:
+        name, step, value = state.bad
+        if is_chief:
+            _events(run_dir, {"event": "non_finite", "loss": name, "step": step, "value": str(value),
+                              "last_good_checkpoint": state.last_checkpoint})
+        raise NonFiniteLossError(name, step, value, state.last_checkpoint)
+    if state.signum is not None:
+        if is_chief:
+            _events(run_dir, {"event": "interrupted", "signal": int(state.signum), "step": state.step})
+        raise TrainingInterrupted(state.signum, state.step, state.last_checkpoint)
+    if state.last_checkpoint_step != state.step:
+        state.last_checkpoint = store.save(state.step)
+    if is_chief:
+        for cb in callbacks:
+            if isinstance(cb, _TensorBoardAndSamples) and (not cb.sample_every or state.step % cb.sample_every):
+                cb.write_samples()
+        _events(run_dir, {"event": "finished", "step": state.step, "checkpoint": state.last_checkpoint})
+    elif ckpt_dir != run_dir / paths.CKPT:
+        import shutil
+
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    seconds = time.perf_counter() - t0
+    log(f"trained to step {state.step} in {_fmt_seconds(seconds)}; checkpoint {state.last_checkpoint}")
+    return TrainResult(state.step, restored, state.last_checkpoint, seconds, state.step - start)
