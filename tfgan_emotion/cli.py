@@ -1,0 +1,169 @@
+"""``tfgan-emotion``: the console entry point.
+
+Subcommands: ``train`` (run a recipe), ``evaluate``, ``edit``, ``export``, ``report``, ``bench``, ``data``. A subcommand
+whose system has not landed yet says which issue brings it and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from pathlib import Path
+
+# Recipe name -> (paper file in shared/papers, what it reproduces).
+RECIPES = {
+    "caae_affectnet": ("001", "CAAE continuous valence/arousal editing on AffectNet (Lindt et al. 2019)"),
+    "fexgan_ferg": ("004", "FExGAN on FERG-DB (Siddiqui 2022)"),
+    "dcgan_fer2013": ("003", "conditional DCGAN + inverse encoder on fer2013 (Fan, Liu, Wang)"),
+    "cgan_fashion_mnist": ("000", "label-interpolation cGAN on Fashion-MNIST (Mertes et al.)"),
+    "cgan_cifar10": ("000", "label-interpolation cGAN on CIFAR-10 (Mertes et al.)"),
+    "cgan_faces": ("000", "label-interpolation cGAN on FACES (Mertes et al.)"),
+    "ganmut_affwild2": ("002", "GANmut polar emotion space on Aff-Wild2 (+AffectNet)"),
+}
+
+# Subcommand -> the issue that brings it, for the ones not available yet.
+PENDING = {
+    "evaluate": "the per-system issues #4-#8 (each recipe evaluates at the end of training meanwhile)",
+    "edit": "issue #4 (CAAE) and the later system issues",
+    "export": "the per-system issues #4-#8 (each recipe exports at the end of training meanwhile)",
+    "bench": "issue #9",
+}
+
+
+def recipes_dir() -> Path:
+    """The ``recipes/`` folder of the checkout this package was installed from (``pip install -e .``)."""
+    return Path(__file__).resolve().parent.parent / "recipes"
+
+
+def _pending(name: str):
+    def run(args) -> int:
+        print(f"tfgan-emotion {name}: not available yet; it arrives with {PENDING[name]}.", file=sys.stderr)
+        return 2
+
+    return run
+
+
+def cmd_train(args) -> int:
+    if args.list or not args.recipe:
+        print("recipes (python recipes/<name>.py --help for each one's flags):")
+        for name, (paper, what) in RECIPES.items():
+            print(f"  {name:20s} paper {paper}: {what}")
+        return 0 if args.list else 2
+    if args.recipe not in RECIPES:
+        print(f"tfgan-emotion train: unknown recipe {args.recipe!r}; known: {', '.join(RECIPES)}", file=sys.stderr)
+        return 2
+    script = recipes_dir() / f"{args.recipe}.py"
+    if not script.exists():
+        print(f"tfgan-emotion train: {script} not found; recipes live in the repository's recipes/ folder, so "
+              "install the package from a checkout with `pip install -e .`", file=sys.stderr)
+        return 2
+    sys.argv = [str(script)] + list(args.recipe_args)
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else (print(e.code, file=sys.stderr) or 1)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from . import report
+
+    try:
+        path = report.write_report(args.run_dir, args.reports)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"tfgan-emotion report: {e}", file=sys.stderr)
+        return 2
+    print(path)
+    print(path.with_suffix(".html"))
+    return 0
+
+
+def cmd_data(args) -> int:
+    if args.data_command == "summary":
+        from .data import pipeline
+
+        try:
+            print(pipeline.summarize(args.dataset, args.data_dir))
+        except (FileNotFoundError, ValueError, KeyError) as e:
+            print(f"tfgan-emotion data summary: {e}", file=sys.stderr)
+            return 2
+        return 0
+    if args.data_command == "crop":
+        from .data import detect
+
+        try:
+            summary = detect.crop_folder(args.src, args.dst, detector=args.detector, weights=args.weights,
+                                         margin=args.margin, size=args.size,
+                                         labels=args.labels)
+        except (FileNotFoundError, ValueError, RuntimeError) as e:
+            print(f"tfgan-emotion data crop: {e}", file=sys.stderr)
+            return 2
+        import json
+
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    print("tfgan-emotion data: choose a subcommand: summary, crop (see --help)", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tfgan-emotion", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a recipe (same as python recipes/<name>.py)",
+                       description="Run a recipe script; everything after the recipe name goes to the recipe.")
+    t.add_argument("recipe", nargs="?", help="recipe name (see --list)")
+    t.add_argument("recipe_args", nargs=argparse.REMAINDER, help="flags for the recipe (see its --help)")
+    t.add_argument("--list", action="store_true", help="list the recipes and the papers they reproduce")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a run with its paper's protocol")
+    e.add_argument("run_dir", type=Path)
+    e.set_defaults(func=_pending("evaluate"))
+
+    ed = sub.add_parser("edit", help="edit faces with an exported run")
+    ed.add_argument("--run", type=Path, required=True, help="run directory")
+    ed.set_defaults(func=_pending("edit"))
+
+    x = sub.add_parser("export", help="export a run's networks as .keras files and a SavedModel")
+    x.add_argument("run_dir", type=Path)
+    x.set_defaults(func=_pending("export"))
+
+    r = sub.add_parser("report", help="write reports/<recipe>/<run>/report.{md,html} from a run directory")
+    r.add_argument("run_dir", type=Path, help="a run directory (holds config.json)")
+    r.add_argument("--reports", type=Path, default=Path("reports"), help="reports root (default ./reports)")
+    r.set_defaults(func=cmd_report)
+
+    b = sub.add_parser("bench", help="benchmark training/input/evaluation speed")
+    b.set_defaults(func=_pending("bench"))
+
+    d = sub.add_parser("data", help="dataset tools: summary, crop")
+    dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    s = dsub.add_parser("summary", help="counts per class, valence/arousal histogram, skipped files")
+    s.add_argument("--dataset", required=True, help="affectnet, fer2013, ferg, faces, affwild2, fashion_mnist, cifar10")
+    s.add_argument("--data-dir", type=Path, required=True)
+    c = dsub.add_parser("crop", help="detect the most confident face in every image of SRC, write crops + CSV to DST")
+    c.add_argument("src", type=Path)
+    c.add_argument("dst", type=Path)
+    c.add_argument("--detector", choices=("mtcnn", "retinaface"), default="mtcnn")
+    c.add_argument("--weights", type=Path, help="RetinaFace weights file (required for --detector retinaface)")
+    c.add_argument("--margin", type=float, default=0.2, help="margin around the box, as a fraction of its size")
+    c.add_argument("--labels", type=Path, help="CSV with a 'path' column (relative to SRC) and label columns to copy "
+                   "into the training CSV; images without a label are skipped (paper 002 V.D)")
+    c.add_argument("--size", type=int, default=128, help="resize crops to SIZE x SIZE (default 128, paper 002)")
+    d.set_defaults(func=cmd_data)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
