@@ -72,7 +72,7 @@ def test_training_learns_the_conditional_task(tmp_path, float32_policy):
 def test_resume_after_sigkill(tmp_path):
     out = tmp_path / "runs"
     cmd = [sys.executable, SCRIPT, "--out", str(out), "--steps", "40", "--checkpoint-every", "5",
-           "--precision", "float32", "--log-every", "1"]
+           "--precision", "float32", "--log-every", "1", "--reports", str(tmp_path / "reports")]
     proc = subprocess.Popen(cmd + ["--step-sleep", "0.2"], env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     ckpt_dir = out / "synthetic-seed0" / "ckpt"
@@ -93,6 +93,8 @@ def test_resume_after_sigkill(tmp_path):
     assert events[-1]["event"] == "finished" and events[-1]["step"] == 40
     steps = [int(line.split(",")[0]) for line in (out / "synthetic-seed0/logs/losses.csv").read_text().split()[1:]]
     assert steps == list(range(1, 41)), "rows past the restored step must be replaced, none duplicated"
+    md = (tmp_path / "reports" / "tiny_gan" / "synthetic-seed0" / "report.md").read_text()
+    assert "d_loss" in md and "loss_curves.png" in md and "step_000040.png" in md
     # a third run of the same command has nothing left to do
     res = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
     assert "done step 40 restored_from 40" in res.stdout

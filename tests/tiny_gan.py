@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from tfgan_emotion import export, run, training
+from tfgan_emotion import export, report, run, training
 
 SIZE, Z, CLASSES = 8, 4, 2
 
@@ -128,6 +128,7 @@ def main(argv=None):
         export.export_networks(gan.networks(), r.dir / "export")
         export.export_saved_model(r.dir / "export" / "saved_model", gan.networks(), endpoints(gan))
         r.write_metrics({"training": result.to_dict()}, result.step)
+        print(f"report {report.write_report(r.dir, args.reports)}")
     print(f"done step {result.step} restored_from {result.restored_from}")
     return 0
 
