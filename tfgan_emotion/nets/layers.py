@@ -1,0 +1,77 @@
+"""Small custom layers shared by the network builders.
+
+Each layer is registered with Keras (package ``tfgan_emotion``) and has a ``get_config``, so a model that uses it
+saves to ``.keras`` and loads back with ``safe_mode=True``; Lambda layers are avoided on purpose because they do
+not load in safe mode. Labels arrive as float32 model inputs; every layer here casts them to the compute dtype of
+the tensor they are later concatenated to, so the nets also build and run under ``mixed_bfloat16`` and
+``mixed_float16``.
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+_PACKAGE = "tfgan_emotion"
+
+
+def _check_repeat(repeat) -> int:
+    if int(repeat) != repeat or int(repeat) < 1:
+        raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
+    return int(repeat)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LabelEnlarge(keras.layers.Layer):
+    """Enlarge a label vector by repeating each component ``repeat`` times: ``[B, n] -> [B, n * repeat]``.
+
+    Component order is kept: (valence, arousal) becomes ``[v] * repeat + [a] * repeat``. This is the CAAE
+    generator's label enlargement (SPECS "CAAE", G: "valence tiled 50x | arousal tiled 50x"; paper III.B.1: "the
+    two-dimensional input emotion label y is scaled to 50 times its size"). The output has this layer's compute
+    dtype (the dtype policy of the model it is built in).
+    """
+
+    def __init__(self, repeat: int, **kwargs):
+        super().__init__(**kwargs)
+        self.repeat = _check_repeat(repeat)
+
+    def call(self, label):
+        label = ops.cast(label, self.compute_dtype)
+        return ops.repeat(label, self.repeat, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        n = input_shape[-1]
+        return tuple(input_shape[:-1]) + (None if n is None else n * self.repeat,)
+
+    def get_config(self):
+        return {**super().get_config(), "repeat": self.repeat}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SpatialLabelTile(keras.layers.Layer):
+    """Turn a label into a feature map that matches a convolutional tensor: called on ``[feature_map, label]``
+    (``[B, H, W, C]`` and ``[B, n]``), returns ``[B, H, W, n * repeat]``, each label component repeated ``repeat``
+    times along channels (component order kept) and broadcast over H x W.
+
+    This is the CAAE D_img label enlargement (SPECS "CAAE", D_img: "y repeated along channels (valence x16,
+    arousal x16 in code) and broadcast over HxW"). The result has the dtype of ``feature_map``, ready to be
+    concatenated to it; the feature map itself only supplies H, W and the dtype.
+    """
+
+    def __init__(self, repeat: int, **kwargs):
+        super().__init__(**kwargs)
+        self.repeat = _check_repeat(repeat)
+
+    def call(self, inputs):
+        feature_map, label = inputs
+        label = ops.repeat(ops.cast(label, feature_map.dtype), self.repeat, axis=-1)
+        shape = ops.shape(feature_map)
+        label = ops.reshape(label, (-1, 1, 1, label.shape[-1]))
+        return ops.broadcast_to(label, (shape[0], shape[1], shape[2], label.shape[-1]))
+
+    def compute_output_shape(self, input_shapes):
+        feature_shape, label_shape = input_shapes
+        n = label_shape[-1]
+        return tuple(feature_shape[:3]) + (None if n is None else n * self.repeat,)
+
+    def get_config(self):
+        return {**super().get_config(), "repeat": self.repeat}
