@@ -24,7 +24,6 @@ RECIPES = {
 # Subcommand -> the issue that brings it, for the ones not available yet.
 PENDING = {
     "evaluate": "the per-system issues #4-#8 (each recipe evaluates at the end of training meanwhile)",
-    "edit": "issue #4 (CAAE) and the later system issues",
     "export": "the per-system issues #4-#8 (each recipe exports at the end of training meanwhile)",
     "bench": "issue #9",
 }
@@ -78,6 +77,17 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_edit(args) -> int:
+    from . import editing
+
+    try:
+        editing.run_edit(args.run, args.image, args.output, args.valence, args.arousal, args.grid)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"tfgan-emotion edit: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_data(args) -> int:
     if args.data_command == "summary":
         from .data import pipeline
@@ -122,9 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", type=Path)
     e.set_defaults(func=_pending("evaluate"))
 
-    ed = sub.add_parser("edit", help="edit faces with an exported run")
-    ed.add_argument("--run", type=Path, required=True, help="run directory")
-    ed.set_defaults(func=_pending("edit"))
+    ed = sub.add_parser("edit", help="edit faces with an exported run",
+                        description="Edit a face (or every image of a folder) with a trained run's exported model. "
+                        "CAAE: --valence V --arousal A, or --grid for the 7x7 sheet of paper 001.")
+    ed.add_argument("--run", type=Path, required=True, help="run directory (printed at the end of training)")
+    ed.add_argument("--image", type=Path, required=True, help="an image file or a folder of images")
+    ed.add_argument("-o", "--output", type=Path, required=True, help="output PNG (or folder, for a folder input)")
+    ed.add_argument("--valence", type=float, help="target valence in [-1, 1] (CAAE)")
+    ed.add_argument("--arousal", type=float, help="target arousal in [-1, 1] (CAAE)")
+    ed.add_argument("--grid", action="store_true", help="write the 7x7 valence x arousal sheet instead")
+    ed.set_defaults(func=cmd_edit)
 
     x = sub.add_parser("export", help="export a run's networks as .keras files and a SavedModel")
     x.add_argument("run_dir", type=Path)

@@ -116,8 +116,12 @@ class GANModel(keras.Model):
         """The named sub-networks (``keras.Model``) to export; subclasses override."""
         return {}
 
+    # Columns of the sample grid (None: as square as possible).
+    sample_columns: int | None = None
+
     def sample_images(self):
-        """A fixed batch of images in [-1, 1] to draw as a grid during training, or None."""
+        """A fixed batch of images in [-1, 1] to draw as a grid during training (row-major, ``sample_columns``
+        per row), or None."""
         return None
 
 
@@ -325,7 +329,7 @@ class _TensorBoardAndSamples(keras.callbacks.Callback):
         if images is None:
             return
         images = np.asarray(tf.cast(images, tf.float32))
-        grid = image_grid(images)
+        grid = image_grid(images, self.gan.sample_columns)
         save_png(grid, self.run_dir / paths.SAMPLES / f"step_{self.state.step:06d}.png")
         with self.writer.as_default(step=self.state.step):
             g = grid[None, ..., None] if grid.ndim == 2 else grid[None]

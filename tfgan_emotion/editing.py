@@ -1,0 +1,116 @@
+"""``tfgan-emotion edit``: apply a trained run's exported SavedModel to face images.
+
+The run's ``config.json`` says which system it is; its ``export/saved_model`` holds the serving signatures. Images
+are read with Pillow, centre-cropped to a square, resized to the network's input and scaled to [-1, 1].
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import paths
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def read_face(path, size: int, channels: int) -> np.ndarray:
+    """One image file -> float32 [size, size, channels] in [-1, 1] (centre square crop, bilinear resize)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB" if channels == 3 else "L")
+            w, h = im.size
+            s = min(w, h)
+            im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+            im = im.resize((size, size), Image.BILINEAR)
+            x = np.asarray(im, np.float32)
+    except (OSError, UnidentifiedImageError) as e:
+        raise ValueError(f"{path}: not a readable image ({e})") from e
+    if x.ndim == 2:
+        x = x[..., None]
+    return x / 127.5 - 1.0
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    x = np.clip((np.asarray(x, np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    return x[..., 0] if x.shape[-1] == 1 else x
+
+
+def load_run(run_dir):
+    """(config.json contents, loaded SavedModel) of a run; clear errors when either is missing."""
+    from .export import load_saved_model
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / paths.CONFIG
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json); pass the folder a recipe "
+                                "printed at the end of training")
+    return json.loads(cfg_path.read_text()), load_saved_model(run_dir)
+
+
+def input_files(image) -> list[Path]:
+    p = Path(image)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"{p} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        return files
+    if not p.exists():
+        raise FileNotFoundError(f"{p} does not exist")
+    return [p]
+
+
+def caae_edit(model, images: np.ndarray, valence, arousal) -> np.ndarray:
+    n = len(images)
+    v = np.broadcast_to(np.asarray(valence, np.float32), (n,)).copy()
+    a = np.broadcast_to(np.asarray(arousal, np.float32), (n,)).copy()
+    return model.edit(image=images.astype(np.float32), valence=v, arousal=a)["image"].numpy()
+
+
+def caae_grid_sheet(model, face: np.ndarray) -> np.ndarray:
+    """The 7x7 sheet of paper 001's edit grid (valence rows +0.75 .. -0.75, arousal columns +0.75 .. -0.75)."""
+    from .training import image_grid
+
+    values = (0.75, 0.5, 0.25, 0.0, -0.25, -0.5, -0.75)
+    v = np.repeat(values, 7).astype(np.float32)
+    a = np.tile(values, 7).astype(np.float32)
+    out = caae_edit(model, np.repeat(face[None], 49, axis=0), v, a)
+    return image_grid(out, 7)
+
+
+def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, log=print) -> list[Path]:
+    """Edit one image or every image of a folder; returns the written files."""
+    from PIL import Image
+
+    cfg, model = load_run(run_dir)
+    system = cfg.get("config", {}).get("system", cfg.get("system"))
+    if system != "caae":
+        raise ValueError(f"editing for system {system!r} arrives with its own issue; this run cannot be edited yet")
+    size, channels = cfg["config"]["image_size"], cfg["config"]["channels"]
+    if not grid and (valence is None or arousal is None):
+        raise ValueError("give --valence and --arousal (each in [-1, 1]), or --grid for the 7x7 sheet")
+    for name, val in (("valence", valence), ("arousal", arousal)):
+        if val is not None and not -1.0 <= val <= 1.0:
+            raise ValueError(f"--{name} must be in [-1, 1], got {val}")
+    files = input_files(image)
+    out = Path(output)
+    many = len(files) > 1 or Path(image).is_dir()
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for f in files:
+        face = read_face(f, size, channels)
+        if grid:
+            picture = caae_grid_sheet(model, face)
+        else:
+            picture = to_uint8(caae_edit(model, face[None], valence, arousal)[0])
+        target = out / f"{f.stem}_edit.png" if many else out
+        Image.fromarray(picture).save(target)
+        written.append(target)
+        log(f"{f} -> {target}")
+    return written
