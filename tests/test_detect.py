@@ -450,3 +450,16 @@ def test_retinaface_detector_end_to_end_with_a_weight_file(tmp_path, retinaface_
     assert all(0 <= x and 0 <= y and x + w <= 64 and y + h <= 48 for (x, y, w, h), _ in faces)
     assert detect.best_face(faces)[0] == pytest.approx((0, 0, 7.5, 7.5))
     assert sum(1 for (_, _, w, h), _ in faces if (w, h) == (7.5, 7.5)) >= 100
+
+
+def test_mtcnn_finds_the_face_in_synthetic_faces():
+    """The built-in synthetic faces are detectable, so the crop pipeline runs on them end to end."""
+    from tfgan_emotion.data import synthetic
+
+    faces = synthetic.render_faces(np.arange(4), np.zeros(4), np.zeros(4), size=128, nuisance=False)
+    det = detect.MTCNNDetector()
+    for face in faces:
+        best = detect.best_face(det.detect(((face + 1) * 127.5).astype(np.uint8)))
+        assert best is not None and best[1] > 0.5
+        x, y, w, h = best[0]
+        assert 20 < x + w / 2 < 108 and 20 < y + h / 2 < 108, "the box is centred on the face"

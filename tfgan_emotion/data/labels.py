@@ -155,11 +155,12 @@ def circumplex_table(vocab: "Vocabulary | str") -> tuple[np.ndarray, np.ndarray,
     index of the neutral class or -1). Classes that are not emotions (AffectNet "none", Aff-Wild2 "Other", ...)
     take no part."""
     voc = _as_vocabulary(vocab)
-    idx, deg, neutral = [], [], -1
+    idx, deg, neutral, seen = [], [], -1, set()
     for i, c in enumerate(voc.canonical):
         if c == "neutral" and neutral < 0:
             neutral = i
-        elif c in CIRCUMPLEX_DEGREES and CIRCUMPLEX_DEGREES[c] not in deg:
+        elif c in CIRCUMPLEX_DEGREES and c not in seen:      # first class of each emotion
+            seen.add(c)
             idx.append(i)
             deg.append(CIRCUMPLEX_DEGREES[c])
     if not idx:
@@ -193,9 +194,10 @@ def category_from_va(valence, arousal, vocab: "Vocabulary | str", neutral_radius
 
 
 def va_from_category(category, vocab: "Vocabulary | str", intensity=1.0, rng: np.random.Generator | None = None,
-                     angle_jitter: float = 0.0, neutral_jitter: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                     angle_jitter=0.0, neutral_jitter: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(valence, arousal) float32 arrays for class indices ``category`` of ``vocab``: the class direction at radius
-    ``intensity`` (scalar or per-item). With ``rng``: the angle moves uniformly by up to ``angle_jitter`` degrees,
+    ``intensity`` (scalar or per item). With ``rng``: the angle moves uniformly by up to ``angle_jitter`` degrees
+    (scalar or per item),
     capped at 95% of the class's bin half-width so that :func:`category_from_va` gives the class back; neutral
     items fall uniformly in a disc of radius ``min(neutral_jitter, 0.95 * NEUTRAL_RADIUS)`` (the origin without
     ``rng``). Emotion intensities must be at least NEUTRAL_RADIUS where the vocabulary has a neutral class."""
