@@ -130,3 +130,31 @@ def test_report_command(tmp_path, capsys):
 def test_console_script_entry_point():
     res = _cli("--help")
     assert res.returncode == 0 and "train" in res.stdout and "bench" in res.stdout
+
+
+def test_data_crop_and_summary_commands(tmp_path, capsys):
+    from PIL import Image
+    from tfgan_emotion.data import synthetic
+
+    src = tmp_path / "frames"
+    (src / "video1").mkdir(parents=True)
+    faces = synthetic.render_faces(np.arange(2), np.zeros(2), np.zeros(2), size=128, nuisance=False)
+    for i, f in enumerate(faces):
+        Image.fromarray(((f + 1) * 127.5).astype(np.uint8)).save(src / "video1" / f"{i + 1:05d}.jpg")
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(src / "video1" / "00003.jpg")  # no face
+    (src / "video1" / "00004.jpg").write_bytes(b"not a jpeg")
+    assert cli.main(["data", "crop", str(src), str(tmp_path / "crops"), "--size", "64"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["kept"] == 2
+    assert {k: v for k, v in summary["skipped"].items() if v} == {"no_face": 1, "unreadable": 1}
+    rows = (tmp_path / "crops" / "crops.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[1].startswith("video1/00001")
+    assert Image.open(tmp_path / "crops" / "video1" / "00001.jpg").size == (64, 64)
+
+    lines = ["emotion,pixels,Usage"] + [f"{k},{' '.join(['7'] * 2304)},Training" for k in (0, 3, 3)]
+    lines.append("3,1 2 3,Training")
+    (tmp_path / "fer2013.csv").write_text("\n".join(lines) + "\n")
+    assert cli.main(["data", "summary", "--dataset", "fer2013", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "kept 3" in out and "wrong pixel count: 1" in out
+    assert cli.main(["data", "summary", "--dataset", "fer2013", "--data-dir", str(tmp_path / "none")]) == 2

@@ -104,7 +104,7 @@ def cmd_data(args) -> int:
         try:
             summary = detect.crop_folder(args.src, args.dst, detector=args.detector, weights=args.weights,
                                          margin=args.margin, size=args.size,
-                                         labels=args.labels)
+                                         labels=args.labels, log=lambda m: print(m, file=sys.stderr, flush=True))
         except (FileNotFoundError, ValueError, RuntimeError) as e:
             print(f"tfgan-emotion data crop: {e}", file=sys.stderr)
             return 2
