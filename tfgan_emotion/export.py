@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from . import nets as _nets  # noqa: F401  (registers custom layers for loading)
 from . import paths
 
 

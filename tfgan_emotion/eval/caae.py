@@ -1,0 +1,718 @@
+"""Evaluation protocol of the CAAE paper (paper 001, Lindt et al. 2019, section IV; SPECS.md "CAAE", "Evaluation").
+
+Quantitative (paper IV.C.1, Tables II-IV)
+    Two VGG-style regressors (:func:`build_regressor`, paper Table II), one for valence and one for arousal, are
+    trained on the training faces with SGD (lr 1e-3, momentum 0.9) and a mean-absolute-error loss
+    (:func:`train_regressors`). :func:`regressor_table` scores them on held-out faces (Table III analogue).
+    :func:`edit_table` then edits every evaluation face to every one of the 49 grid labels (the paper's 220,500
+    images = 4,500 faces x 49 labels) and compares the requested labels with what the regressors read from the
+    edited images: RMSE, SAGR, CCC and CORR (section IV.A) over all labels and over the four "extreme" corner labels
+    (the paper's 18,000 extreme images = 4,500 faces x 4 labels; Table IV analogue).
+
+Qualitative (paper IV.C.2, Figs. 2-4)
+    :func:`heatmaps` and :func:`save_heatmap_sheet` draw the 7x7 sheet of difference heatmaps of Fig. 2;
+    :func:`save_edit_grid` one face under 25 labels (Fig. 3); :func:`save_faces_grid` 25 faces under 25 labels
+    (Fig. 4).
+
+Synthetic-only (ours; SPECS "CAAE"): on the built-in synthetic faces the identity of every face is known, so
+    :func:`train_identity_classifier` and :func:`identity_preservation` measure how often an edited face is still
+    recognised as its input's person - the paper only judges identity preservation by eye (section V.A, Fig. 3).
+
+An *edit function* is ``edit_fn(images, valence, arousal) -> images`` with ``images`` float32 [N, H, W, C] in
+[-1, 1] and ``valence``, ``arousal`` float32 [N] (for the CAAE: ``G(E(x), y)``, paper section III.C). Anything
+array-like may be returned. Every table is a plain dict of Python floats and ints (JSON-serialisable).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import time
+import weakref
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+from ..training import image_grid
+from .metrics import regression_report
+
+# Paper IV.C.2 and the authors' code (SPECS "CAAE", edit grid): valence and arousal each from 0.75 down to -0.75
+# in steps of 0.25; the 7 x 7 = 49 labels include the neutral label [0, 0].
+GRID_VALUES = (0.75, 0.5, 0.25, 0.0, -0.25, -0.5, -0.75)
+# Paper IV.D.1: the "extreme" images are those for very high/low valence AND very high/low arousal; 18,000 of
+# 220,500 = 4 of 49 labels per face, i.e. the four corners of the grid.
+EXTREME_LABELS = ((0.75, 0.75), (0.75, -0.75), (-0.75, 0.75), (-0.75, -0.75))
+NEUTRAL_LABEL = (0.0, 0.0)
+# Figs. 3 and 4 show 25 labels "in [-1, 1]^2" from high to low valence (rows) and arousal (columns); the paper
+# does not list the values, so we take the 5 x 5 grid that spans that range in steps of 0.5.
+FIG3_VALUES = (1.0, 0.5, 0.0, -0.5, -1.0)
+
+EditFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def grid_labels() -> list[tuple[float, float]]:
+    """The 49 (valence, arousal) labels of paper IV.C.2 in row-major order of Fig. 2: valence from +0.75 (first
+    row) to -0.75, arousal from +0.75 (first column) to -0.75; includes the neutral label (0, 0)."""
+    return [(v, a) for v in GRID_VALUES for a in GRID_VALUES]
+
+
+def fig3_labels() -> list[tuple[float, float]]:
+    """The 25 labels of Figs. 3 and 4 in row-major order: valence rows 1 .. -1, arousal columns 1 .. -1."""
+    return [(v, a) for v in FIG3_VALUES for a in FIG3_VALUES]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Helpers: input checks, progress with ETA, batched prediction
+# ----------------------------------------------------------------------------------------------------------------
+def _images(x, name: str = "images") -> np.ndarray:
+    a = np.asarray(x, dtype=np.float32)
+    if a.ndim != 4:
+        raise ValueError(f"{name} must be [N, H, W, C], got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    return a
+
+
+def _va(va, n: int, name: str = "va") -> np.ndarray:
+    """(valence, arousal) targets as float32 [n, 2] from an [n, 2] array, a dict with "valence"/"arousal", or a
+    pair of length-n vectors."""
+    if isinstance(va, dict):
+        a = np.stack([np.asarray(va["valence"], np.float32).reshape(-1),
+                      np.asarray(va["arousal"], np.float32).reshape(-1)], axis=1)
+    elif isinstance(va, (tuple, list)) and len(va) == 2 and np.ndim(va[0]) == 1 and np.size(va[0]) == n:
+        a = np.stack([np.asarray(va[0], np.float32), np.asarray(va[1], np.float32)], axis=1)
+    else:
+        a = np.asarray(va, np.float32)
+    if a.shape != (n, 2):
+        raise ValueError(f"{name} must be [{n}, 2] (valence, arousal) for {n} images, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains a non-finite value")
+    return a
+
+
+def _labels(labels) -> list[tuple[float, float]]:
+    out = [(float(v), float(a)) for v, a in labels]
+    if not out:
+        raise ValueError("labels is empty")
+    return out
+
+
+def _fmt_seconds(s: float) -> str:
+    s = int(round(max(s, 0.0)))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
+
+
+class _Progress:
+    """Logs ``what: done/total (pct) rate ETA`` at every 10% and at least every ``every_s`` seconds."""
+
+    def __init__(self, what: str, total: int, unit: str, log, every_s: float = 30.0):
+        self.what, self.total, self.unit, self.log, self.every_s = what, max(1, int(total)), unit, log, every_s
+        self.t0 = self.last = time.monotonic()
+        self.next_pct = 10
+
+    def due(self, done: int) -> bool:
+        """Whether :meth:`update` would log now (lets a training loop fetch its losses only then)."""
+        return self.log is not None and (100.0 * done / self.total >= self.next_pct or done >= self.total
+                                         or time.monotonic() - self.last >= self.every_s)
+
+    def update(self, done: int, extra: str = "") -> None:
+        if not self.due(done):
+            return
+        now = time.monotonic()
+        pct = 100.0 * done / self.total
+        while self.next_pct <= pct:
+            self.next_pct += 10
+        self.last = now
+        elapsed = now - self.t0
+        rate = done / elapsed if elapsed > 0 else float("inf")
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        self.log(f"{self.what}: {done}/{self.total} {self.unit} ({pct:.0f}%) {rate:.1f} {self.unit}/s "
+                 f"elapsed {_fmt_seconds(elapsed)} ETA {_fmt_seconds(eta)}{extra}")
+
+
+# One inference tf.function per Keras model, reused by every evaluation of that model (a new tf.function per call
+# would retrace). The function holds only a weak reference to its model, so an entry goes when its model goes, and
+# nothing is attached to the model (its export stays as it is).
+_INFERENCE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _call_in_inference_mode(model_ref, x):
+    return tf.cast(model_ref()(x, training=False), tf.float32)
+
+
+def _inference_fn(model: keras.Model) -> Callable:
+    """The model in inference mode (dropout off) as one ``tf.function`` traced once for any batch size."""
+    fn = _INFERENCE.get(model)
+    if fn is None:
+        ref = weakref.ref(model)
+        spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
+        # A partial (no __code__) gives each model its own retracing statistics in tf.function: one function per
+        # model, each traced once, is not the "retracing in a loop" that TensorFlow warns about.
+        fn = tf.function(functools.partial(_call_in_inference_mode, ref), input_signature=[spec])
+        _INFERENCE[model] = fn
+    return fn
+
+
+def _scalar_predictor(reg) -> Callable[[np.ndarray], np.ndarray]:
+    """images -> float64 [N]. A Keras model runs in inference mode (dropout off) inside one ``tf.function``; any
+    other callable (an oracle in tests, a wrapped external model) is called as it is."""
+    if isinstance(reg, keras.Model):
+        fn = _inference_fn(reg)
+        return lambda x: fn(tf.convert_to_tensor(x, tf.float32)).numpy().reshape(-1).astype(np.float64)
+    return lambda x: np.asarray(reg(x), dtype=np.float64).reshape(-1)
+
+
+def _regressor_pair(regressors) -> tuple[Callable, Callable]:
+    missing = {"valence", "arousal"} - set(regressors)
+    if missing:
+        raise ValueError(f"regressors needs the keys 'valence' and 'arousal'; missing {sorted(missing)}")
+    return _scalar_predictor(regressors["valence"]), _scalar_predictor(regressors["arousal"])
+
+
+def _predict_batched(fn, images: np.ndarray, batch_size: int) -> np.ndarray:
+    return np.concatenate([fn(images[s:s + batch_size]) for s in range(0, len(images), batch_size)])
+
+
+def _edit(edit_fn: EditFn, faces: np.ndarray, v: float, a: float) -> np.ndarray:
+    n = len(faces)
+    out = np.asarray(edit_fn(faces, np.full(n, v, np.float32), np.full(n, a, np.float32)), dtype=np.float32)
+    if out.shape[0] != n or out.ndim != 4:
+        raise ValueError(f"edit_fn returned shape {out.shape} for {n} input faces; expected [N, H, W, C]")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Paper Table II: the valence / arousal regressors
+# ----------------------------------------------------------------------------------------------------------------
+# (kind, width): "conv" 3x3 stride 1, "pool" 2x2 stride 2, "fc" dense, "drop" dropout 0.5 (paper Table II).
+TABLE_II = (("conv", 64), ("pool", None), ("conv", 128), ("pool", None), ("conv", 256), ("conv", 256),
+            ("pool", None), ("conv", 512), ("conv", 512), ("pool", None), ("fc", 4096), ("drop", 0.5),
+            ("fc", 2622), ("drop", 0.5), ("fc", 2622), ("drop", 0.5), ("fc", 1))
+
+
+def _scaled(units: int, width: float) -> int:
+    return max(1, int(round(units * width)))
+
+
+def build_regressor(image_size: int = 96, channels: int = 3, width: float = 1.0, name: str = "regressor",
+                    seed: int | None = None) -> keras.Model:
+    """One valence or arousal regressor, paper 001 Table II (section IV.C.1), as a functional Keras model.
+
+    conv3x3/1 64 - maxpool 2x2/2 - conv 128 - pool - conv 256 - conv 256 - pool - conv 512 - conv 512 - pool -
+    FC 4096 - dropout .5 - FC 2622 - dropout .5 - FC 2622 - dropout .5 - FC 1.
+
+    Choices where Table II is silent (documented, not the paper's words):
+    - activations: ReLU after every convolution and hidden FC layer, as in VGG-16, on which the network the paper
+      follows (its reference [19]) is based (section IV.C.1);
+    - padding "same" (VGG's 1-pixel padding of 3x3 convolutions), so a 96x96 input reaches 6x6x512 before FC;
+    - output: the paper says each network "outputs a value in [-1, 1]", so the FC 1 unit is followed by tanh;
+    - initialisation (not given): He-uniform for the ReLU layers; the FC 1 layer with 1% of the fan-in variance so
+      that tanh starts unsaturated (with a Glorot-sized output layer our synthetic runs stalled at the start).
+
+    ``width`` scales every convolution and hidden FC width (``round(n * width)``, at least 1); 1.0 is the paper's
+    network, smaller widths are for CPU runs on synthetic faces. The last FC layer and the tanh run in float32 so the
+    output is float32 under mixed precision policies. ``seed`` makes the initial weights and dropout masks
+    deterministic without touching the global random state.
+    """
+    if width <= 0:
+        raise ValueError(f"width must be positive, got {width}")
+    if image_size < 16:
+        raise ValueError(f"image_size must be at least 16 (four 2x2 poolings), got {image_size}")
+    L = keras.layers
+    seeds = iter(range(0 if seed is None else int(seed) * 100, 10 ** 9))
+
+    def init():
+        return keras.initializers.HeUniform(seed=None if seed is None else next(seeds))
+
+    x = inputs = keras.Input((image_size, image_size, channels), name="image")
+    conv_i = pool_i = fc_i = drop_i = 0
+    for kind, arg in TABLE_II:
+        if kind == "conv":
+            conv_i += 1
+            x = L.Conv2D(_scaled(arg, width), 3, strides=1, padding="same", activation="relu",
+                         kernel_initializer=init(), name=f"conv{conv_i}")(x)
+        elif kind == "pool":
+            pool_i += 1
+            x = L.MaxPooling2D(pool_size=2, strides=2, name=f"pool{pool_i}")(x)
+        elif kind == "drop":
+            drop_i += 1
+            x = L.Dropout(arg, seed=None if seed is None else next(seeds), name=f"dropout{drop_i}")(x)
+        elif arg != 1:
+            if fc_i == 0:
+                x = L.Flatten(name="flatten")(x)
+            fc_i += 1
+            x = L.Dense(_scaled(arg, width), activation="relu", kernel_initializer=init(), name=f"fc{fc_i}")(x)
+        else:
+            fc_i += 1
+            # A small output initialisation keeps tanh out of saturation at the start: hidden ReLU activations are
+            # positive, so a He/Glorot-sized last layer starts at |pre-activation| >> 1 with vanishing gradients.
+            x = L.Dense(1, kernel_initializer=keras.initializers.VarianceScaling(
+                0.01, seed=None if seed is None else next(seeds)), dtype="float32", name=f"fc{fc_i}")(x)
+            x = L.Activation("tanh", dtype="float32", name="output")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def _sgd(lr: float, momentum: float, name: str):
+    opt = keras.optimizers.SGD(learning_rate=lr, momentum=momentum, name=name)
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{name}_loss_scale")
+    return opt
+
+
+def _index_batches(n: int, batch_size: int, seed: int, arrays: tuple[np.ndarray, ...]) -> tf.data.Dataset:
+    """Endless shuffled batches gathered from numpy arrays: shuffling indices (not pixels) keeps memory flat and
+    keeps large arrays out of the graph."""
+    dtypes = tuple(tf.as_dtype(a.dtype) for a in arrays)
+
+    def gather(idx):
+        return tuple(a[idx] for a in arrays)
+
+    def gather_tf(idx):
+        out = tf.numpy_function(gather, [idx], dtypes, stateful=False)
+        for t, a in zip(out, arrays):
+            t.set_shape((batch_size,) + a.shape[1:])
+        return out
+
+    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+    return ds.batch(batch_size, drop_remainder=True).map(gather_tf).prefetch(tf.data.AUTOTUNE)
+
+
+def train_regressors(train_images, train_va, steps: int, batch_size: int = 64, width: float = 1.0,
+                     lr: float = 1e-3, momentum: float = 0.9, seed: int = 0, val=None,
+                     log: Callable[[str], None] | None = print) -> dict:
+    """Train the two regressors of paper IV.C.1 (Table II) and return ``{"valence": model, "arousal": model}``.
+
+    Both networks have the same architecture (:func:`build_regressor`) and are trained separately - their own
+    weights and optimizer - but in one loop on the same shuffled batches, with SGD (learning rate ``lr`` = 1e-3,
+    momentum 0.9) on the mean absolute error (paper IV.C.1). ``train_images`` float32 [N, H, W, C] in [-1, 1];
+    ``train_va`` [N, 2] (valence, arousal), or a dict with those keys. ``val`` = (images, va) or None: when given,
+    :func:`regressor_table` on it is logged at the end (paper Table III). ``log`` (None = silent) receives progress
+    lines with the running MAE, speed and ETA.
+    """
+    images = _images(train_images, "train_images")
+    va = _va(train_va, len(images), "train_va")
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be positive, got {steps}")
+    _, h, w, c = images.shape
+    if h != w:
+        raise ValueError(f"train_images must be square, got {h}x{w}")
+    nets = {k: build_regressor(h, c, width, name=f"{k}_regressor", seed=seed + i)
+            for i, k in enumerate(("valence", "arousal"))}
+    opts = {k: _sgd(lr, momentum, f"{k}_sgd") for k in nets}
+    for k in nets:
+        opts[k].build(nets[k].trainable_variables)
+
+    @tf.function
+    def train_step(x, y):
+        losses = []
+        with tf.GradientTape(persistent=True) as tape:
+            for i, k in enumerate(("valence", "arousal")):
+                pred = tf.cast(nets[k](x, training=True)[:, 0], tf.float32)
+                loss = tf.reduce_mean(tf.abs(pred - y[:, i]))  # MAE, paper IV.C.1
+                losses.append((k, loss, opts[k].scale_loss(loss)))
+        for k, _, scaled in losses:
+            grads = tape.gradient(scaled, nets[k].trainable_variables)
+            opts[k].apply(grads, nets[k].trainable_variables)
+        del tape
+        return tf.stack([loss for _, loss, _ in losses])
+
+    ds = _index_batches(len(images), int(batch_size), seed, (images, va))
+    if log is not None:
+        log(f"regressors (paper Table II, width {width}): {len(images)} faces {h}x{w}x{c}, {steps} steps of batch "
+            f"{batch_size}, SGD lr {lr} momentum {momentum}, MAE loss; "
+            f"{nets['valence'].count_params():,} parameters each")
+    progress = _Progress("regressors", steps, "steps", log)
+    window = []
+    for step, (x, y) in enumerate(ds.take(steps), start=1):
+        window.append(train_step(x, y))
+        if progress.due(step):
+            mae = tf.reduce_mean(tf.stack(window), axis=0).numpy()
+            window = []
+            progress.update(step, f"  MAE valence {mae[0]:.3f} arousal {mae[1]:.3f}")
+    if val is not None and log is not None:
+        v_images = _images(val[0], "val images")
+        table = regressor_table(nets, v_images, _va(val[1], len(v_images), "val va"))
+        for k, row in table.items():
+            log(f"regressors, held-out {k}: " + " ".join(f"{m.upper()} {row[m]:.3f}" for m in row))
+    return nets
+
+
+def regressor_table(regressors: dict, images, va, batch_size: int = 256) -> dict:
+    """Paper Table III analogue: RMSE, SAGR, CCC (and CORR) of each regressor on labelled held-out faces.
+
+    ``regressors`` = {"valence": model_or_callable, "arousal": ...} (a callable maps images to [N] or [N, 1]);
+    ``va`` [N, 2] (valence, arousal) or a dict. Returns {"valence": {"rmse", "corr", "sagr", "ccc"}, "arousal": ...}.
+    """
+    images = _images(images)
+    va = _va(va, len(images))
+    pv, pa = _regressor_pair(regressors)
+    return {"valence": regression_report(va[:, 0], _predict_batched(pv, images, batch_size)),
+            "arousal": regression_report(va[:, 1], _predict_batched(pa, images, batch_size))}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Paper Table IV: edited faces read back by the regressors
+# ----------------------------------------------------------------------------------------------------------------
+def edit_table(edit_fn: EditFn, faces, regressors: dict, batch_size: int = 128, labels=None,
+               log: Callable[[str], None] | None = print) -> dict:
+    """Paper Table IV analogue (section IV.C.1 / IV.D.1): edit every face to every label, read the labels back.
+
+    Each face of ``faces`` [N, H, W, C] is edited to each of the 49 labels of :func:`grid_labels` (or ``labels``);
+    the regressors estimate valence and arousal of every edited image, and RMSE, SAGR, CCC and CORR compare the
+    requested with the estimated values, once over all N x 49 images and once over the N x 4 images edited to the
+    :data:`EXTREME_LABELS` (the paper: 220,500 images of which 18,000 extreme, from 4,500 faces). Faces are
+    streamed in batches of ``batch_size``, so only one batch of edited images is held at a time.
+
+    Returns {"all": {"valence": {...}, "arousal": {...}}, "extreme": {...} (None when no extreme label was
+    requested), "n_images", "n_extreme", "n_faces", "n_labels", "per_label": [{"valence", "arousal",
+    "mean_valence", "mean_arousal"}]} where ``mean_*`` are the regressors' mean readings per requested label.
+    """
+    faces = _images(faces, "faces")
+    labels = grid_labels() if labels is None else _labels(labels)
+    pv, pa = _regressor_pair(regressors)
+    n, nl, bs = len(faces), len(labels), int(batch_size)
+    read = np.empty((nl, n, 2), np.float64)
+    progress = _Progress("edit table", n * nl, "images", log)
+    if log is not None:
+        log(f"edit table (paper Table IV): {n} faces x {nl} labels = {n * nl} edited images")
+    done = 0
+    for s in range(0, n, bs):
+        batch = faces[s:s + bs]
+        for j, (v, a) in enumerate(labels):
+            edited = _edit(edit_fn, batch, v, a)
+            read[j, s:s + len(batch), 0] = pv(edited)
+            read[j, s:s + len(batch), 1] = pa(edited)
+            done += len(batch)
+            progress.update(done)
+    req = np.broadcast_to(np.asarray(labels, np.float64)[:, None, :], read.shape)
+    extreme = np.array([lab in EXTREME_LABELS for lab in labels])
+
+    def table(mask):
+        r, q = req[mask].reshape(-1, 2), read[mask].reshape(-1, 2)
+        return {"valence": regression_report(r[:, 0], q[:, 0]), "arousal": regression_report(r[:, 1], q[:, 1])}
+
+    return {"all": table(np.ones(nl, bool)), "extreme": table(extreme) if extreme.any() else None,
+            "n_images": int(n * nl), "n_extreme": int(n * extreme.sum()), "n_faces": int(n), "n_labels": int(nl),
+            "per_label": [{"valence": v, "arousal": a, "mean_valence": float(read[j, :, 0].mean()),
+                           "mean_arousal": float(read[j, :, 1].mean())} for j, (v, a) in enumerate(labels)]}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Paper Fig. 2: difference heatmaps against the neutral edit
+# ----------------------------------------------------------------------------------------------------------------
+def heatmaps(edit_fn: EditFn, faces, batch_size: int = 64, normalise: str = "global",
+             log: Callable[[str], None] | None = print) -> np.ndarray:
+    """The 7x7 overall heatmaps of paper IV.C.2 / Fig. 2 as float32 [7, 7, H, W].
+
+    Every face is edited to the neutral label [0, 0] and to each of the 48 other grid labels (the paper compares
+    with the neutral edit, not with the input). For each label the heatmap of one face is, per pixel, the max over
+    the colour channels of |edit(label) - edit([0, 0])|; heatmaps are summed over all faces. ``maps[i, j]`` is the
+    label (GRID_VALUES[i], GRID_VALUES[j]) = (valence, arousal): valence from +0.75 (row 0) down, arousal from +0.75
+    (column 0) to -0.75, as Fig. 2 is laid out. The neutral cell is zero.
+
+    Normalisation (the paper only says "normalize the outcome"): ``"global"`` (default) divides all 48 sums by
+    their common maximum, so the brightest pixel of the sheet is 1 and the cells stay comparable - weak labels
+    near neutral stay darker than extreme ones, as in Fig. 2. ``"label"`` divides each cell by its own maximum
+    (shows where each label acts, hides how much); ``"none"`` returns the mean over faces of the per-pixel max
+    channel difference in units of the [0, 1] intensity range (difference of [-1, 1] images / 2). An all-zero
+    result (an edit that ignores the label) stays zero.
+    """
+    if normalise not in ("global", "label", "none"):
+        raise ValueError(f"normalise must be 'global', 'label' or 'none', got {normalise!r}")
+    faces = _images(faces, "faces")
+    n, h, w, _ = faces.shape
+    nv = len(GRID_VALUES)
+    acc = np.zeros((nv, nv, h, w), np.float64)
+    progress = _Progress("heatmaps", n * nv * nv, "images", log)
+    done = 0
+    for s in range(0, n, int(batch_size)):
+        batch = faces[s:s + int(batch_size)]
+        neutral = _edit(edit_fn, batch, *NEUTRAL_LABEL)
+        for i, v in enumerate(GRID_VALUES):
+            for j, a in enumerate(GRID_VALUES):
+                done += len(batch)
+                if (v, a) != NEUTRAL_LABEL:
+                    edited = _edit(edit_fn, batch, v, a)
+                    if edited.shape != neutral.shape:
+                        raise ValueError(f"edit_fn returned {edited.shape} for label {(v, a)} but {neutral.shape} "
+                                         "for the neutral label")
+                    acc[i, j] += np.abs(edited - neutral).max(axis=-1).sum(axis=0)
+                progress.update(done)
+    if normalise == "none":
+        return (acc / (2.0 * n)).astype(np.float32)
+    if normalise == "label":
+        peak = acc.max(axis=(2, 3), keepdims=True)
+        return np.where(peak > 0, acc / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
+    peak = acc.max()
+    return (acc / peak if peak > 0 else acc).astype(np.float32)
+
+
+def _figure(figsize):
+    from matplotlib.figure import Figure
+
+    # A bare Figure with the Agg canvas: no pyplot global state (report.py convention).
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def save_heatmap_sheet(maps, path, title: str | None = None) -> Path:
+    """Save the 7x7 heatmap sheet of paper Fig. 2 as a PNG (``maps`` from :func:`heatmaps`).
+
+    Rows: valence from +0.75 (top) to -0.75; columns: arousal from +0.75 (left) to -0.75, as in Fig. 2. Grey scale
+    from 0 (black) to the sheet's maximum (white), one colour bar for all cells; the neutral cell [0, 0] is the
+    reference and is marked as such.
+    """
+    maps = np.asarray(maps, np.float32)
+    nv = len(GRID_VALUES)
+    if maps.ndim != 4 or maps.shape[:2] != (nv, nv):
+        raise ValueError(f"maps must be [{nv}, {nv}, H, W], got shape {maps.shape}")
+    vmax = float(maps.max()) if maps.max() > 0 else 1.0
+    fig = _figure((1.45 * nv + 1.0, 1.45 * nv + 0.6))
+    axes = fig.subplots(nv, nv)
+    im = None
+    for i, v in enumerate(GRID_VALUES):
+        for j, a in enumerate(GRID_VALUES):
+            ax = axes[i, j]
+            im = ax.imshow(maps[i, j], cmap="gray", vmin=0.0, vmax=vmax, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if (v, a) == NEUTRAL_LABEL:
+                ax.text(0.5, 0.5, "[0, 0]\nneutral\nreference", color="white", ha="center", va="center",
+                        fontsize=7, transform=ax.transAxes)
+            if i == 0:
+                ax.set_title(f"arousal {a:+.2f}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"valence {v:+.2f}", fontsize=8)
+    fig.supxlabel("arousal: high (left) to low (right)")
+    fig.supylabel("valence: high (top) to low (bottom)")
+    fig.suptitle(title or "Difference to the neutral edit [0, 0], summed over faces (paper Fig. 2)")
+    fig.colorbar(im, ax=axes, shrink=0.5, label="normalised difference")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Paper Figs. 3 and 4: edit grids
+# ----------------------------------------------------------------------------------------------------------------
+def _show_grid(ax, faces: np.ndarray, ncol: int, pad: int = 2):
+    grid = image_grid(faces, ncol=ncol, pad=pad)
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+    return grid
+
+
+def _grid_ticks(ax, h: int, w: int, values, pad: int = 2) -> None:
+    centres_x = [pad + j * (w + pad) + w / 2 for j in range(len(values))]
+    centres_y = [pad + i * (h + pad) + h / 2 for i in range(len(values))]
+    ax.set_xticks(centres_x, [f"{a:+.1f}" for a in values], fontsize=8)
+    ax.set_yticks(centres_y, [f"{v:+.1f}" for v in values], fontsize=8)
+    ax.set_xlabel("arousal: high (left) to low (right)")
+    ax.set_ylabel("valence: high (top) to low (bottom)")
+    ax.tick_params(length=0)
+
+
+def save_edit_grid(edit_fn: EditFn, face, path, values=FIG3_VALUES) -> Path:
+    """Paper Fig. 3 analogue: one input face (top) and its edits to the 5x5 labels (valence, arousal) from
+    ``values`` (default :data:`FIG3_VALUES`, 1 .. -1 in steps of 0.5: the paper's caption gives 25 labels in
+    [-1, 1]^2 without their values), valence from high (top row) to low, arousal from high (left) to low."""
+    face = np.asarray(face, np.float32)
+    if face.ndim == 3:
+        face = face[None]
+    face = _images(face, "face")[:1]
+    labels = [(v, a) for v in values for a in values]
+    batch = np.repeat(face, len(labels), axis=0)
+    lab = np.asarray(labels, np.float32)
+    edited = np.asarray(edit_fn(batch, lab[:, 0], lab[:, 1]), np.float32)
+    if edited.shape[0] != len(labels):
+        raise ValueError(f"edit_fn returned {edited.shape[0]} images for {len(labels)} labels")
+    k = len(values)
+    fig = _figure((1.3 * k + 1.2, 1.3 * (k + 1) + 1.0))
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.2, k])
+    ax_in = top.subplots()
+    _show_grid(ax_in, face, ncol=1)
+    ax_in.set_axis_off()
+    ax_in.set_title("input", fontsize=9)
+    ax = bottom.subplots()
+    _show_grid(ax, edited, ncol=k)
+    _grid_ticks(ax, face.shape[1], face.shape[2], values)
+    fig.suptitle("One face edited to 25 (valence, arousal) labels (paper Fig. 3)", fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def save_faces_grid(edit_fn: EditFn, faces, labels, path, ncol: int | None = None) -> Path:
+    """Paper Fig. 4 analogue: 25 different input faces, each edited to a different one of 25 labels.
+
+    Fig. 4's caption: "images generated ... for 25 different emotion labels and 25 different input images, from high
+    arousal (left) to low arousal (right) and from high valence (top) to low valence (bottom)" - one face per label,
+    laid out on the label grid. ``labels`` = one (valence, arousal) per face, or None for :func:`fig3_labels`
+    (the 5x5 grid, which then needs 25 faces); face k is edited to ``labels[k]`` and drawn in cell k (row-major,
+    ``ncol`` columns, default sqrt of the count). The inputs are shown in the same layout beside the edits.
+    """
+    faces = _images(faces, "faces")
+    default = labels is None
+    labels = fig3_labels() if default else _labels(labels)
+    if len(labels) != len(faces):
+        raise ValueError(f"save_faces_grid needs one label per face: {len(faces)} faces, {len(labels)} labels")
+    lab = np.asarray(labels, np.float32)
+    edited = np.asarray(edit_fn(faces, lab[:, 0], lab[:, 1]), np.float32)
+    if edited.shape[0] != len(faces):
+        raise ValueError(f"edit_fn returned {edited.shape[0]} images for {len(faces)} faces")
+    ncol = ncol or int(math.ceil(math.sqrt(len(faces))))
+    nrow = int(math.ceil(len(faces) / ncol))
+    _, h, w, _ = faces.shape
+    fig = _figure((2 * 1.1 * ncol + 1.5, 1.1 * nrow + 1.2))
+    ax_in, ax_out = fig.subplots(1, 2)
+    _show_grid(ax_in, faces, ncol)
+    ax_in.set_axis_off()
+    ax_in.set_title("inputs", fontsize=9)
+    _show_grid(ax_out, edited, ncol)
+    ax_out.set_title("edited to the label of their cell", fontsize=9)
+    if default:
+        _grid_ticks(ax_out, h, w, FIG3_VALUES)
+    else:
+        ax_out.set_xticks([])
+        ax_out.set_yticks([])
+        for k, (v, a) in enumerate(labels):
+            r, q = divmod(k, ncol)
+            ax_out.text(2 + q * (w + 2) + 1, 2 + r * (h + 2) + 1, f"{v:+.2f},{a:+.2f}", fontsize=5, va="top",
+                        color="yellow", bbox=dict(facecolor="black", alpha=0.5, pad=0.5, linewidth=0))
+    fig.suptitle(f"{len(faces)} faces, each edited to one (valence, arousal) label (paper Fig. 4)", fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Synthetic-only: identity preservation (ours; SPECS "CAAE", issue #4)
+# ----------------------------------------------------------------------------------------------------------------
+def _build_identity_classifier(image_size: int, channels: int, n_classes: int, width: float, seed: int):
+    """Small CNN: four 3x3 stride-2 convs (32, 64, 128, 256 x width, ReLU) - flatten - FC 256 ReLU - FC logits."""
+    L = keras.layers
+    seeds = iter(range(int(seed) * 100, 10 ** 9))
+    x = inputs = keras.Input((image_size, image_size, channels), name="image")
+    for i, f in enumerate((32, 64, 128, 256), start=1):
+        x = L.Conv2D(_scaled(f, width), 3, strides=2, padding="same", activation="relu",
+                     kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)), name=f"conv{i}")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(_scaled(256, width), activation="relu",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)), name="fc1")(x)
+    x = L.Dense(n_classes, dtype="float32", kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+                name="logits")(x)
+    return keras.Model(inputs, x, name="identity_classifier")
+
+
+def train_identity_classifier(images, identities, steps: int, batch_size: int = 64, width: float = 1.0,
+                              lr: float = 1e-3, seed: int = 0,
+                              log: Callable[[str], None] | None = print) -> keras.Model:
+    """Train a small CNN to recognise the synthetic identities of the faces that will be edited (ours).
+
+    On synthetic faces the person behind every image is known (``identity`` of ``data.synthetic``), so whether an
+    edit keeps the person can be measured instead of judged by eye (paper V.A). The classifier is trained with Adam
+    (``lr``) on softmax cross-entropy over the distinct ids of ``identities``; it outputs logits, and its attribute
+    ``identity_ids`` (tuple of ints) maps class k back to the identity id. It is a closed-set classifier: the
+    faces given to :func:`identity_preservation` must show identities it was trained on - use other images
+    (other expressions, poses, lighting) of the TRAINING identities, e.g. ``make_arrays(kind, "train", seed=s + 1)``,
+    not the validation or test splits, whose identities are held out. The training accuracy is logged at the end.
+    """
+    images = _images(images)
+    ids = np.asarray(identities).reshape(-1).astype(np.int64)
+    if len(ids) != len(images):
+        raise ValueError(f"identities has {len(ids)} entries for {len(images)} images")
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be positive, got {steps}")
+    uniq, cls = np.unique(ids, return_inverse=True)
+    if len(uniq) < 2:
+        raise ValueError("train_identity_classifier needs at least two identities")
+    _, h, w, c = images.shape
+    model = _build_identity_classifier(h, c, len(uniq), width, seed)
+    opt = keras.optimizers.Adam(learning_rate=lr)
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    opt.build(model.trainable_variables)
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = tf.cast(model(x, training=True), tf.float32)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            scaled = opt.scale_loss(loss)
+        opt.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    if log is not None:
+        log(f"identity classifier: {len(images)} faces of {len(uniq)} identities, {steps} steps of batch "
+            f"{batch_size}, Adam lr {lr}")
+    progress = _Progress("identity classifier", steps, "steps", log)
+    window = []
+    ds = _index_batches(len(images), int(batch_size), seed, (images, cls.astype(np.int32)))
+    for step, (x, y) in enumerate(ds.take(steps), start=1):
+        window.append(train_step(x, y))
+        if progress.due(step):
+            loss = float(tf.reduce_mean(tf.stack(window)))
+            window = []
+            progress.update(step, f"  cross-entropy {loss:.3f}")
+    model.identity_ids = tuple(int(i) for i in uniq)
+    if log is not None:
+        acc = float(np.mean(_identity_predictor(model)(images[:4096]) == ids[:4096]))
+        log(f"identity classifier: accuracy on its training faces {acc:.3f}")
+    return model
+
+
+def _identity_predictor(classifier) -> Callable[[np.ndarray], np.ndarray]:
+    """images -> predicted identity ids [N]. A Keras model from :func:`train_identity_classifier` (logits plus
+    ``identity_ids``); any other callable must return the ids itself."""
+    if isinstance(classifier, keras.Model):
+        ids = np.asarray(getattr(classifier, "identity_ids", range(classifier.output_shape[-1])), np.int64)
+        fn = _inference_fn(classifier)
+
+        def predict(x):
+            return np.concatenate([ids[np.argmax(fn(tf.convert_to_tensor(x[s:s + 512], tf.float32)).numpy(), -1)]
+                                   for s in range(0, len(x), 512)])
+        return predict
+    return lambda x: np.asarray(classifier(x)).reshape(-1).astype(np.int64)
+
+
+def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels=None, batch_size: int = 128,
+                          log: Callable[[str], None] | None = print) -> dict:
+    """Share of edited faces still recognised as their input's identity (synthetic faces only; ours).
+
+    Every face is edited to every label (default: the 49 of :func:`grid_labels`) and ``classifier`` (from
+    :func:`train_identity_classifier`, or a callable images -> identity ids) names the person in each edit. The
+    faces must show identities the classifier knows (see :func:`train_identity_classifier`: other images of the
+    training identities). Returns {"share_recognised": over all edits, "share_unedited": the classifier's accuracy
+    on the unedited faces (its own error, the ceiling of the edit score), "per_label": [{"valence", "arousal",
+    "share"}], "n_images", "n_faces"}.
+    """
+    faces = _images(faces, "faces")
+    ids = np.asarray(identities).reshape(-1).astype(np.int64)
+    if len(ids) != len(faces):
+        raise ValueError(f"identities has {len(ids)} entries for {len(faces)} faces")
+    labels = grid_labels() if labels is None else _labels(labels)
+    predict = _identity_predictor(classifier)
+    hits = np.zeros(len(labels), np.int64)
+    unedited = 0
+    bs = int(batch_size)
+    progress = _Progress("identity preservation", len(faces) * len(labels), "images", log)
+    done = 0
+    for s in range(0, len(faces), bs):
+        batch, truth = faces[s:s + bs], ids[s:s + bs]
+        unedited += int(np.sum(predict(batch) == truth))
+        for j, (v, a) in enumerate(labels):
+            hits[j] += int(np.sum(predict(_edit(edit_fn, batch, v, a)) == truth))
+            done += len(batch)
+            progress.update(done)
+    n = len(faces)
+    return {"share_recognised": float(hits.sum() / (n * len(labels))), "share_unedited": float(unedited / n),
+            "per_label": [{"valence": v, "arousal": a, "share": float(hits[j] / n)}
+                          for j, (v, a) in enumerate(labels)],
+            "n_images": int(n * len(labels)), "n_faces": int(n)}
