@@ -197,7 +197,8 @@ def save_png(array: np.ndarray, path) -> Path:
     return path
 
 
-def _fmt_seconds(s: float) -> str:
+def format_duration(s: float) -> str:
+    """Seconds as ``1h02m03s`` / ``2m03s`` for progress lines."""
     s = int(round(max(s, 0)))
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
@@ -370,7 +371,7 @@ class _Progress(keras.callbacks.Callback):
         per_step = (now - self.t0) / max(done, 1)
         losses = " ".join(f"{k} {v:.4g}" for k, v in sorted((logs or {}).items()) if isinstance(v, (int, float)))
         print(f"step {s.step}/{s.total} ({100.0 * s.step / s.total:.1f}%) | {per_step:.3f} s/step | "
-              f"{s.global_batch / per_step:.1f} img/s | ETA {_fmt_seconds(per_step * (s.total - s.step))} | "
+              f"{s.global_batch / per_step:.1f} img/s | ETA {format_duration(per_step * (s.total - s.step))} | "
               f"{losses}", file=self.out, flush=True)
 
 
@@ -481,5 +482,5 @@ def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfi
 
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     seconds = time.perf_counter() - t0
-    log(f"trained to step {state.step} in {_fmt_seconds(seconds)}; checkpoint {state.last_checkpoint}")
+    log(f"trained to step {state.step} in {format_duration(seconds)}; checkpoint {state.last_checkpoint}")
     return TrainResult(state.step, restored, state.last_checkpoint, seconds, state.step - start)

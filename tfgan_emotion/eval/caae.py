@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from ..training import image_grid
+from ..training import format_duration, image_grid
 from .metrics import regression_report
 
 # Paper IV.C.2 and the authors' code (SPECS "CAAE", edit grid): valence and arousal each from 0.75 down to -0.75
@@ -99,13 +99,6 @@ def _labels(labels) -> list[tuple[float, float]]:
     return out
 
 
-def _fmt_seconds(s: float) -> str:
-    s = int(round(max(s, 0.0)))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
-
-
 class _Progress:
     """Logs ``what: done/total (pct) rate ETA`` at every 10% and at least every ``every_s`` seconds."""
 
@@ -131,7 +124,7 @@ class _Progress:
         rate = done / elapsed if elapsed > 0 else float("inf")
         eta = (self.total - done) / rate if rate > 0 else 0.0
         self.log(f"{self.what}: {done}/{self.total} {self.unit} ({pct:.0f}%) {rate:.1f} {self.unit}/s "
-                 f"elapsed {_fmt_seconds(elapsed)} ETA {_fmt_seconds(eta)}{extra}")
+                 f"elapsed {format_duration(elapsed)} ETA {format_duration(eta)}{extra}")
 
 
 # One inference tf.function per Keras model, reused by every evaluation of that model (a new tf.function per call
