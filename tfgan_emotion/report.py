@@ -256,27 +256,27 @@ def _plot_losses(df, out_path: Path) -> list[str]:
     return cols
 
 
+def _missing(doc: "_Doc", missing: list[str], msg: str) -> None:
+    """Record an absent or unreadable input: listed at the top of the report and said where it would be."""
+    missing.append(msg)
+    doc.para(msg, "missing")
+
+
 def _losses_section(doc: _Doc, run_dir: Path, out_dir: Path, missing: list[str]) -> None:
     import pandas as pd
 
     doc.heading(2, "Training losses")
     csv_path = run_dir / paths.LOSSES
     if not csv_path.is_file():
-        msg = f"{paths.LOSSES} not found: no training losses were logged for this run."
-        missing.append(msg)
-        doc.para(msg, "missing")
+        _missing(doc, missing, f"{paths.LOSSES} not found: no training losses were logged for this run.")
         return
     try:
         df = pd.read_csv(csv_path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
-        msg = f"{paths.LOSSES} could not be read ({err})."
-        missing.append(msg)
-        doc.para(msg, "missing")
+        _missing(doc, missing, f"{paths.LOSSES} could not be read ({err}).")
         return
     if df.empty:
-        msg = f"{paths.LOSSES} has a header but no rows: training logged nothing yet."
-        missing.append(msg)
-        doc.para(msg, "missing")
+        _missing(doc, missing, f"{paths.LOSSES} has a header but no rows: training logged nothing yet.")
         return
     cols = _plot_losses(df, out_dir / "loss_curves.png")
     if not cols:
@@ -298,16 +298,12 @@ def _metrics_section(doc: _Doc, run_dir: Path, missing: list[str]) -> None:
     doc.heading(2, "Metrics")
     m_path = run_dir / paths.METRICS
     if not m_path.is_file():
-        msg = f"{paths.METRICS} not found: the run has not been evaluated yet."
-        missing.append(msg)
-        doc.para(msg, "missing")
+        _missing(doc, missing, f"{paths.METRICS} not found: the run has not been evaluated yet.")
         return
     try:
         metrics = json.loads(m_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        msg = f"{paths.METRICS} is not valid JSON ({err})."
-        missing.append(msg)
-        doc.para(msg, "missing")
+        _missing(doc, missing, f"{paths.METRICS} is not valid JSON ({err}).")
         return
     if not isinstance(metrics, dict) or not metrics:
         doc.para(f"{paths.METRICS} holds no results.", "missing")
@@ -338,8 +334,7 @@ def _images_section(doc: _Doc, title: str, files: list[Path], copy: _Copier, pre
                     missing: list[str]) -> None:
     doc.heading(2, title)
     if not files:
-        missing.append(missing_msg)
-        doc.para(missing_msg, "missing")
+        _missing(doc, missing, missing_msg)
         return
     for src in files:
         doc.image(copy(src, prefix), src.stem)
@@ -386,9 +381,7 @@ def write_report(run_dir: str | Path, reports_root: str | Path = paths.DEFAULT_R
         keys += [k for k in runtime if k not in keys]
         body.table(["setting", "value"], [[k, runtime.get(k, "(not recorded)")] for k in keys])
     else:
-        msg = f"{paths.CONFIG} records no runtime (strategy, replicas, devices, precision)."
-        missing.append(msg)
-        body.para(msg, "missing")
+        _missing(body, missing, f"{paths.CONFIG} records no runtime (strategy, replicas, devices, precision).")
     run_rows = [[k, cfg[k]] for k in ("system", "command", "created") if k in cfg]
     run_rows.append(["run directory", str(run_dir)])
     body.table(["run", "value"], run_rows)
@@ -398,9 +391,7 @@ def write_report(run_dir: str | Path, reports_root: str | Path = paths.DEFAULT_R
     if isinstance(config, dict) and config:
         body.table(["parameter", "value"], [[k, v] for k, v in _flatten(config)])
     else:
-        msg = f"{paths.CONFIG} has no resolved hyperparameters under 'config'."
-        missing.append(msg)
-        body.para(msg, "missing")
+        _missing(body, missing, f"{paths.CONFIG} has no resolved hyperparameters under 'config'.")
 
     _losses_section(body, run_dir, out_dir, missing)
     _metrics_section(body, run_dir, missing)
