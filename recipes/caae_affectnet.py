@@ -68,12 +68,6 @@ def resolve(args):
         width = args.width if args.width is not None else SYNTH["width"]
         identity_size = args.identity_size or SYNTH["identity_size"]
         image_size = args.image_size or SYNTH["image_size"]
-        notes.append(f"Shrunk to fit ~15 min on a 2-core CPU: images {image_size}x{image_size} (paper 96), network "
-                     f"width x{width} (paper 1.0), no identity loss by default (cartoon faces have no VGG-Face "
-                     f"weights; --identity-net random turns it on), {args.steps or SYNTH['steps']} steps, "
-                     f"{SYNTH['train_images']} training faces; Table II regressors at width x{SYNTH['regressor_width']}"
-                     f" trained {SYNTH['regressor_steps']} steps with SGD lr {SYNTH['regressor_lr']} (paper 1e-3, "
-                     f"far more steps); {SYNTH['eval_faces']} evaluation faces (paper 4,500).")
     else:
         shrunk = {}
         image_size = args.image_size or 96
@@ -102,6 +96,14 @@ def resolve(args):
               regressor_lr=shrunk.get("regressor_lr", 1e-3),
               identity_steps=SMOKE["identity_steps"] if args.smoke else SYNTH["identity_steps"],
               train_images=SMOKE["train_images"] if args.smoke else SYNTH["train_images"])
+    if synthetic:
+        notes.insert(1, f"Shrunk to fit ~15 min on a 2-core CPU: images {image_size}x{image_size} (paper 96), network "
+                        f"width x{width} (paper 1.0), identity loss {identity_net} (paper: VGG-Face; cartoon faces "
+                        f"have no VGG-Face weights), {args.steps or (SMOKE['steps'] if args.smoke else SYNTH['steps'])} "
+                        f"steps, {ev['train_images']} "
+                        f"training faces; Table II regressors at width x{ev['regressor_width']} trained "
+                        f"{ev['regressor_steps']} steps with SGD lr {ev['regressor_lr']} (paper 1e-3, far more "
+                        f"steps); {ev['eval_faces']} evaluation faces (paper 4,500).")
     return synthetic, cfg, ev, notes
 
 
