@@ -23,3 +23,10 @@ def float32_policy():
     keras.mixed_precision.set_global_policy("float32")
     yield
     keras.mixed_precision.set_global_policy(old)
+
+
+@pytest.fixture(scope="session")
+def mirrored_cpu():
+    """One MirroredStrategy over the two logical CPUs for the whole session: separate MirroredStrategy objects over
+    the same devices in one process allocate colliding collective instance keys, so their all-reduces mix up."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -115,10 +115,10 @@ def test_saved_model_edit_and_cli(tmp_path, float32_policy, capsys):
     assert "not a run directory" in capsys.readouterr().err
 
 
-def test_trains_under_mirrored_strategy_with_identity_loss(tmp_path, float32_policy):
+def test_trains_under_mirrored_strategy_with_identity_loss(tmp_path, float32_policy, mirrored_cpu):
     from tfgan_emotion.data import synthetic
 
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_cpu
     arr = synthetic.make_arrays("affectnet", "train", n=64, size=32, seed=0)
     ds = tf.data.Dataset.from_tensor_slices({k: arr[k] for k in ("image", "valence", "arousal")})
     ds = training.add_noise(ds, "z_prior", (50,), seed=0)

@@ -42,8 +42,8 @@ def _train_one_step(strategy, tmp_path, seed=0):
     return initial, gan.generator.get_weights() + gan.discriminator.get_weights()
 
 
-def test_mirrored_two_replicas_matches_default_strategy(tmp_path, float32_policy):
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_mirrored_two_replicas_matches_default_strategy(tmp_path, float32_policy, mirrored_cpu):
+    mirrored = mirrored_cpu
     assert mirrored.num_replicas_in_sync == 2
     init_d, after_default = _train_one_step(tf.distribute.get_strategy(), tmp_path / "default")
     init_m, after_mirrored = _train_one_step(mirrored, tmp_path / "mirrored")
