@@ -7,9 +7,8 @@ on a 2-core CPU; everything it shrinks is listed in the run's config notes and a
 """
 from __future__ import annotations
 
-import math
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from tfgan_emotion import run
@@ -184,7 +183,6 @@ def main(argv=None) -> int:
     r = run.start(args, RECIPE, {"system": "caae", **asdict(cfg)}, notes=notes,
                   resumable={"skip_eval", "regressor_images", "eval_faces", "regressor_steps", "regressor_width"})
 
-    import numpy as np
     from tfgan_emotion import export, report, training
     from tfgan_emotion.gans.caae import CAAE, saved_model_endpoints
 

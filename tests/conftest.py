@@ -2,6 +2,7 @@
 a real MirroredStrategy with 2 replicas; keep TensorFlow's C++ logging quiet."""
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -14,15 +15,24 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
-@pytest.fixture
-def float32_policy():
-    """Run a test under the float32 Keras policy and restore the previous policy afterwards."""
+@contextmanager
+def keras_policy(name: str):
+    """Set the global Keras precision policy for a block and restore the previous one afterwards."""
     import keras
 
     old = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    yield
-    keras.mixed_precision.set_global_policy(old)
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(old)
+
+
+@pytest.fixture
+def float32_policy():
+    """Run a test under the float32 Keras policy and restore the previous policy afterwards."""
+    with keras_policy("float32"):
+        yield
 
 
 @pytest.fixture(scope="session")

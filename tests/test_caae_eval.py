@@ -5,6 +5,7 @@ import pytest
 import keras
 from PIL import Image
 
+from conftest import keras_policy
 from tfgan_emotion.data import synthetic as S
 from tfgan_emotion.eval import caae
 
@@ -78,12 +79,8 @@ def test_regressor_is_table_ii_at_width_1(float32_policy):
 
 
 def test_regressor_width_scales_and_output_is_float32_in_range():
-    old = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
+    with keras_policy("mixed_bfloat16"):
         m = caae.build_regressor(SIZE, 3, width=0.125, seed=0)
-    finally:
-        keras.mixed_precision.set_global_policy(old)
     assert _layer_specs(m) == _table_ii((8, 16, 32, 64), (512, 328))
     y = m(np.random.default_rng(0).uniform(-1, 1, (4, SIZE, SIZE, 3)).astype(np.float32), training=False)
     assert y.dtype == "float32" and y.shape == (4, 1)

@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import keras_policy
 from tfgan_emotion.nets import caae, vggface
 from tfgan_emotion.nets.layers import LabelEnlarge, SpatialLabelTile
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _float32():
-    old = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    yield
-    keras.mixed_precision.set_global_policy(old)
+    with keras_policy("float32"):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -234,12 +233,8 @@ def test_save_and_load_safe_mode(tiny_nets, tmp_path):
 
 
 def test_mixed_bfloat16_outputs_float32():
-    old = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
+    with keras_policy("mixed_bfloat16"):
         nets = caae.build(image_size=16, width=0.125)
-    finally:
-        keras.mixed_precision.set_global_policy(old)
     assert nets["generator"].get_layer("g_label_enlarge").compute_dtype == "bfloat16"
     x = tf.random.uniform((2, 16, 16, 3), -1.0, 1.0)
     y = tf.constant([[0.5, -0.5], [-1.0, 1.0]])

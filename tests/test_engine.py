@@ -14,6 +14,7 @@ import tensorflow as tf
 import keras
 
 import tiny_gan
+from conftest import keras_policy
 from tfgan_emotion import export, training
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,9 +224,7 @@ def test_multi_worker_two_processes_complete(tmp_path):
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains(policy, tmp_path):
-    old = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(policy)
-    try:
+    with keras_policy(policy):
         keras.utils.set_random_seed(0)
         gan = tiny_gan.TinyCGAN()
         assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
@@ -239,5 +238,4 @@ def test_mixed_precision_trains(policy, tmp_path):
         after = gan.generator.get_weights()
         assert all(w.dtype == np.float32 for w in after), "variables stay float32 under mixed precision"
         assert max(float(np.abs(a - b).max()) for a, b in zip(before, after)) > 1e-4
-    finally:
-        keras.mixed_precision.set_global_policy(old)
+

@@ -222,7 +222,7 @@ def affectnet_csv_release(root, header=HEADER):
         f"1/trunc.jpg,0,0,16,16,{lm},5,0.1,0.1",        # line 10 truncated JPEG
         f"1/g.gif,0,0,8,8,{lm},5,0.1,0.1",              # line 11 not JPEG/PNG
         f"1/h.jpg,0,0,16,16,{lm},7,0.3,-2",             # line 12 invalid arousal -2
-        f"2/i.jpg,0,0,16,16,1;2;3,7,-1,1",              # line 13 kept, landmarks malformed
+        "2/i.jpg,0,0,16,16,1;2;3,7,-1,1",              # line 13 kept, landmarks malformed
     ]
     lists = root / "Manually_Annotated_file_lists"
     lists.mkdir(parents=True, exist_ok=True)
@@ -283,7 +283,7 @@ def test_affectnet_refuses_paths_leaving_the_dataset(tmp_path):
     root = affectnet_csv_release(tmp_path)
     solid(tmp_path / "secret.jpg", (8, 8), RED)
     csv = root / "Manually_Annotated_file_lists" / "training.csv"
-    csv.write_text(HEADER + "\n" + f"1/a.jpg,0,0,8,8,1;2,0,0,0\n../secret.jpg,0,0,8,8,1;2,0,0,0\n")
+    csv.write_text(HEADER + "\n" + "1/a.jpg,0,0,8,8,1;2,0,0,0\n../secret.jpg,0,0,8,8,1;2,0,0,0\n")
     with pytest.raises(ValueError, match=r"training\.csv line 3: image path '\.\./secret\.jpg' .*outside"):
         affectnet.load(root, "train", verbose=False)
 

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -77,7 +76,7 @@ def test_common_flags_and_defaults():
         run.common_parser("demo", None, 8).parse_args(["--steps", "3", "--epochs", "1"])
 
 
-def test_resume_refuses_a_different_configuration(tmp_path):
+def test_resume_refuses_a_different_configuration(tmp_path, float32_policy):
     a = _args(out=tmp_path, precision="float32")
     r = run.start(a, "demo", {"system": "demo", "width": 64})
     r.note("smoke run: 4 steps")
@@ -89,7 +88,6 @@ def test_resume_refuses_a_different_configuration(tmp_path):
         run.start(_args(out=tmp_path, precision="float32", batch_size=32), "demo", {"system": "demo", "width": 64})
     with pytest.raises(run.ConfigMismatch, match="config.width: 64 -> 32"):
         run.start(_args(out=tmp_path, precision="float32"), "demo", {"system": "demo", "width": 32})
-    keras.mixed_precision.set_global_policy("float32")
 
 
 def _cli(*argv):
