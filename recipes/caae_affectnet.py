@@ -19,7 +19,7 @@ RECIPE = "caae_affectnet"
 PAPER_EPOCHS = 50          # (ours) paper 001 gives no training length; 50 epochs is the original CAAE code's default
 PAPER_EVAL_FACES = 4500    # [IV.C.1] 4,500 faces x 49 labels = 220,500 generated images
 # Synthetic default run, sized for ~15 minutes on a 2-core CPU (stated in the run's notes).
-# Measured on a 2-core CPU (bf16): 6,000 steps in 10m24s, evaluation 1m48s.
+# Measured on a 2-core CPU (bf16): 6,000 steps in 10m25s, evaluation about 1m30s, 12m08s in all.
 SYNTH = dict(steps=6000, image_size=48, width=0.25, identity_net="none", identity_size=32, train_images=10000,
              eval_faces=100, regressor_steps=2000, regressor_width=0.125, regressor_lr=1e-2, identity_steps=400)
 SMOKE = dict(steps=4, eval_faces=4, regressor_steps=4, identity_steps=4, train_images=98)

@@ -19,8 +19,9 @@ Identity
 
 Expression: a smooth function of (valence, arousal), :func:`expression_features`
     Linear part, after paper 001 section IV.D (what the CAAE heat maps show valence and arousal change): high
-    valence pulls the mouth corners up, opens the mouth, raises the upper eyelid, and forms a wrinkle under the
-    eyes and smile lines; low valence raises the inner brows and the lower eyelids and turns the mouth corners
+    valence pulls the mouth corners up, opens the mouth into a grin that shows the upper teeth (a bright band, as
+    in most happy faces of AffectNet; the dark open mouth belongs to arousal), raises the upper eyelid, and forms
+    a wrinkle under the eyes and smile lines; low valence raises the inner brows and the lower eyelids and turns the mouth corners
     down; high arousal raises the upper lip, widens the eyes, raises and arches the brows and opens the mouth; low
     arousal narrows the eyes, closes the mouth and lowers the brows a little.
     Angular part (ours): (valence, arousal) alone cannot tell anger from fear, 18 degrees apart on Russell's
@@ -44,7 +45,9 @@ within radius 0.2), except for the 10-class stand-ins whose classes are the prot
 
 Nuisance (``nuisance=True``): pose jitter (shift up to 2.5% of the frame width, rotation +-6 degrees, scale
 +-5%), a linear lighting gradient (up to +-22% across the frame), brightness (+-0.06) and contrast (+-10%)
-jitter and Gaussian pixel noise (sigma 0.01-0.03 of the intensity range), so models cannot memorise pixels.
+jitter, Gaussian defocus blur (sigma up to ``MAX_BLUR`` = 2.5% of the frame width; real face crops differ in focus
+and in the resolution they were upscaled from) and Gaussian pixel noise (sigma 0.01-0.03 of the intensity range), so
+models cannot memorise pixels and do not depend on perfectly sharp edges.
 Determinism: :func:`render_faces` gives the same pixels for the same arguments (the nuisance of face i depends
 on ``seed`` and on i); :func:`make_arrays` / :func:`make_dataset` give the same examples for the same
 (kind, split, n, size, seed) (a different ``n`` draws a different sample, not a prefix).
@@ -79,6 +82,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
 from tfgan_emotion.data import labels as L
 
@@ -268,7 +272,7 @@ def _apply_hair_style_sel(p, sel, row):
 # ----------------------------------------------------------------------------------------------------------------
 # Expression model (module docstring; paper 001 section IV.D for the linear part).
 # ----------------------------------------------------------------------------------------------------------------
-EXPRESSION_FEATURES = ("smile", "open", "stretch", "lip_raise", "press", "smirk", "eye_open", "lower_lid", "cheek",
+EXPRESSION_FEATURES = ("smile", "teeth", "open", "stretch", "lip_raise", "press", "smirk", "eye_open", "lower_lid", "cheek",
                        "brow_raise", "brow_inner", "brow_arch", "brow_squeeze", "nose_wrinkle")
 
 # Accent per circumplex direction (FACS action units in the module docstring), in EXPRESSION_FEATURES units.
@@ -335,11 +339,12 @@ def expression_features(valence, arousal) -> dict[str, np.ndarray]:
     f = {k: np.zeros_like(v) for k in EXPRESSION_FEATURES}
     # Paper 001 IV.D: valence -> mouth corners, mouth opening, eye wrinkle / lower lid and inner brows.
     f["smile"] = 0.9 * v
+    f["teeth"] = 1.0 * vp
     f["cheek"] = 0.9 * vp
     f["lower_lid"] = 0.5 * vn
     f["brow_inner"] = 0.8 * vn
     # Paper 001 IV.D: arousal -> upper lip, eye opening, brow height and rear arch; low arousal closes and narrows.
-    f["open"] = 0.4 * vp + 0.6 * ap - 0.3 * an
+    f["open"] = 0.6 * ap - 0.3 * an
     f["lip_raise"] = 0.5 * ap
     f["press"] = 0.5 * an
     f["eye_open"] = 0.8 * a + 0.2 * vp
@@ -355,7 +360,9 @@ def expression_features(valence, arousal) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------------------------------------------
 # Nuisance
 # ----------------------------------------------------------------------------------------------------------------
-NUISANCE_FIELDS = ("tx", "ty", "rot", "scale", "light_dir", "light", "bright", "contrast", "noise")
+NUISANCE_FIELDS = ("tx", "ty", "rot", "scale", "light_dir", "light", "bright", "contrast", "noise", "blur")
+# Largest defocus blur: Gaussian sigma as a fraction of the frame width (1.2 pixels at 48x48, 2.4 at 96x96).
+MAX_BLUR = 0.025
 
 
 def sample_nuisance(n: int, rng: np.random.Generator, enabled: bool = True) -> dict[str, np.ndarray]:
@@ -369,7 +376,8 @@ def sample_nuisance(n: int, rng: np.random.Generator, enabled: bool = True) -> d
     return dict(tx=_lerp(-0.05, 0.05, u[0]), ty=_lerp(-0.05, 0.05, u[1]), rot=np.radians(_lerp(-6.0, 6.0, u[2])),
                 scale=_lerp(0.95, 1.05, u[3]), light_dir=_lerp(0, 2 * np.pi, u[4]), light=_lerp(0.0, 0.22, u[5]),
                 bright=_lerp(-0.06, 0.06, u[6]), contrast=_lerp(0.9, 1.1, u[7]),
-                noise=_lerp(0.01, 0.03, u[8]))
+                noise=_lerp(0.01, 0.03, u[8]),
+                blur=_lerp(0.0, MAX_BLUR, rng.uniform(size=n).astype(np.float32)))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -519,6 +527,11 @@ def _render_batch(idp, ex, nz, size, channels, noise_rng):
     canvas -= 0.5
     canvas *= gain * 2.0
     canvas += (2.0 * np.asarray(nz["bright"], np.float32))[:, None, None]
+    # Defocus (before the sensor noise): real face crops differ in focus and in the resolution they were upscaled
+    # from, so a model of the stand-in must not depend on perfectly sharp edges.
+    for i, b in enumerate(np.asarray(nz["blur"], np.float32) * size):
+        if b > 0.05:
+            canvas[:, i] = ndimage.gaussian_filter(canvas[:, i], (0.0, b, b), mode="nearest", truncate=3.0)
     if np.any(nz["noise"] > 0):
         canvas += noise_rng.standard_normal(canvas.shape, dtype=np.float32) * \
             (2.0 * np.asarray(nz["noise"], np.float32))[:, None, None]
@@ -619,16 +632,17 @@ def _draw_nose_and_mouth(canvas, fr, idp, ex, g, e):
     yc = -corner * xn * xn
     opening = np.clip(e("open"), 0, 1.4)
     lip_raise = np.clip(e("lip_raise"), 0, 1.5)
+    grin = np.clip(e("teeth"), 0, 1.4)
     sq = np.sqrt(q)
-    y_u = yc - (0.025 * opening + 0.028 * lip_raise) * sq
-    y_l = yc + 0.16 * opening * sq
+    y_u = yc - (0.025 * opening + 0.028 * lip_raise + 0.015 * grin) * sq
+    y_l = yc + (0.16 * opening + 0.06 * grin) * sq
     lt = g("lip_thick") * (1.0 - 0.7 * np.clip(e("press"), 0, 1))
     d_lips = np.maximum(np.maximum(y_u - lt * sq - y, y - y_l - lt * 1.2 * sq), np.abs(xn) - 1.04)
     _paint(cv, _fill(d_lips, ip), idp["lip"])
     d_in = np.maximum(np.maximum(y_u - y, y - y_l), np.abs(xn) - 0.97)
     m_in = _fill(d_in, ip)
     _paint(cv, m_in, np.full_like(skin, 0.18) * np.array([1.0, 0.35, 0.35], np.float32))
-    teeth = np.maximum(d_in, y - y_u - mw * 0.16)
+    teeth = np.maximum(d_in, y - y_u - mw * 0.16 - 0.075 * grin)
     _paint(cv, _fill(teeth, ip), np.full_like(skin, 0.93))
     seam = np.maximum(np.abs(y - yc) - 0.007, np.abs(xn) - 1.0)
     _paint(cv, _fill(seam, ip) * 0.85, idp["lip"] * 0.35)
@@ -865,7 +879,7 @@ def _affwild2_plan(split, n, rng):
     for k, amp in pose.items():
         nz[k] = _smooth_path(rng, n_videos, t, 2, (0.2, 1.0), amp) + (1.0 if k == "scale" else 0.0)
     per_video = sample_nuisance(n_videos, rng)
-    for k in ("light_dir", "light", "bright", "contrast", "noise"):
+    for k in ("light_dir", "light", "bright", "contrast", "noise", "blur"):
         nz[k] = np.repeat(per_video[k][:, None], t_len, axis=1)
     ids = (_SPLIT_ID_BASE[split] + np.arange(n_videos)).astype(np.int64)
     video = np.repeat(np.arange(n_videos)[:, None], t_len, axis=1)
