@@ -208,7 +208,7 @@ def test_identity_preservation(tmp_path):
     rng = np.random.default_rng(5)
     img = S.render_faces(ids, rng.uniform(-1, 1, len(ids)), rng.uniform(-1, 1, len(ids)), size=SIZE, seed=5)
     clf = caae.train_identity_classifier(img, ids, steps=120, batch_size=32, width=0.5, seed=0, log=None)
-    assert clf.identity_ids == tuple(range(40, 46))
+    assert clf.class_ids == tuple(range(40, 46))
     # Premise: the classifier is perfect on its training faces.
     edit_faces, edit_ids = img[::13], ids[::13]   # one face of each identity; neighbours differ in identity
     assert len(set(edit_ids.tolist())) == 6

@@ -24,10 +24,7 @@ array-like may be returned. Every table is a plain dict of Python floats and int
 """
 from __future__ import annotations
 
-import functools
 import math
-import time
-import weakref
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +32,9 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from ..training import format_duration, image_grid
+from ..training import image_grid
+from .common import (Progress, _scaled, check_images, class_predictor, figure, index_batches, inference_fn,
+                     train_classifier)
 from .metrics import regression_report
 
 # Paper IV.C.2 and the authors' code (SPECS "CAAE", edit grid): valence and arousal each from 0.75 down to -0.75
@@ -66,15 +65,6 @@ def fig3_labels() -> list[tuple[float, float]]:
 # ----------------------------------------------------------------------------------------------------------------
 # Helpers: input checks, progress with ETA, batched prediction
 # ----------------------------------------------------------------------------------------------------------------
-def _images(x, name: str = "images") -> np.ndarray:
-    a = np.asarray(x, dtype=np.float32)
-    if a.ndim != 4:
-        raise ValueError(f"{name} must be [N, H, W, C], got shape {a.shape}")
-    if a.shape[0] == 0:
-        raise ValueError(f"{name} is empty")
-    return a
-
-
 def _va(va, n: int, name: str = "va") -> np.ndarray:
     """(valence, arousal) targets as float32 [n, 2] from an [n, 2] array, a dict with "valence"/"arousal", or a
     pair of length-n vectors."""
@@ -99,62 +89,11 @@ def _labels(labels) -> list[tuple[float, float]]:
     return out
 
 
-class _Progress:
-    """Logs ``what: done/total (pct) rate ETA`` at every 10% and at least every ``every_s`` seconds."""
-
-    def __init__(self, what: str, total: int, unit: str, log, every_s: float = 30.0):
-        self.what, self.total, self.unit, self.log, self.every_s = what, max(1, int(total)), unit, log, every_s
-        self.t0 = self.last = time.monotonic()
-        self.next_pct = 10
-
-    def due(self, done: int) -> bool:
-        """Whether :meth:`update` would log now (lets a training loop fetch its losses only then)."""
-        return self.log is not None and (100.0 * done / self.total >= self.next_pct or done >= self.total
-                                         or time.monotonic() - self.last >= self.every_s)
-
-    def update(self, done: int, extra: str = "") -> None:
-        if not self.due(done):
-            return
-        now = time.monotonic()
-        pct = 100.0 * done / self.total
-        while self.next_pct <= pct:
-            self.next_pct += 10
-        self.last = now
-        elapsed = now - self.t0
-        rate = done / elapsed if elapsed > 0 else float("inf")
-        eta = (self.total - done) / rate if rate > 0 else 0.0
-        self.log(f"{self.what}: {done}/{self.total} {self.unit} ({pct:.0f}%) {rate:.1f} {self.unit}/s "
-                 f"elapsed {format_duration(elapsed)} ETA {format_duration(eta)}{extra}")
-
-
-# One inference tf.function per Keras model, reused by every evaluation of that model (a new tf.function per call
-# would retrace). The function holds only a weak reference to its model, so an entry goes when its model goes, and
-# nothing is attached to the model (its export stays as it is).
-_INFERENCE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _call_in_inference_mode(model_ref, x):
-    return tf.cast(model_ref()(x, training=False), tf.float32)
-
-
-def _inference_fn(model: keras.Model) -> Callable:
-    """The model in inference mode (dropout off) as one ``tf.function`` traced once for any batch size."""
-    fn = _INFERENCE.get(model)
-    if fn is None:
-        ref = weakref.ref(model)
-        spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
-        # A partial (no __code__) gives each model its own retracing statistics in tf.function: one function per
-        # model, each traced once, is not the "retracing in a loop" that TensorFlow warns about.
-        fn = tf.function(functools.partial(_call_in_inference_mode, ref), input_signature=[spec])
-        _INFERENCE[model] = fn
-    return fn
-
-
 def _scalar_predictor(reg) -> Callable[[np.ndarray], np.ndarray]:
     """images -> float64 [N]. A Keras model runs in inference mode (dropout off) inside one ``tf.function``; any
     other callable (an oracle in tests, a wrapped external model) is called as it is."""
     if isinstance(reg, keras.Model):
-        fn = _inference_fn(reg)
+        fn = inference_fn(reg)
         return lambda x: fn(tf.convert_to_tensor(x, tf.float32)).numpy().reshape(-1).astype(np.float64)
     return lambda x: np.asarray(reg(x), dtype=np.float64).reshape(-1)
 
@@ -185,10 +124,6 @@ def _edit(edit_fn: EditFn, faces: np.ndarray, v: float, a: float) -> np.ndarray:
 TABLE_II = (("conv", 64), ("pool", None), ("conv", 128), ("pool", None), ("conv", 256), ("conv", 256),
             ("pool", None), ("conv", 512), ("conv", 512), ("pool", None), ("fc", 4096), ("drop", 0.5),
             ("fc", 2622), ("drop", 0.5), ("fc", 2622), ("drop", 0.5), ("fc", 1))
-
-
-def _scaled(units: int, width: float) -> int:
-    return max(1, int(round(units * width)))
 
 
 def build_regressor(image_size: int = 96, channels: int = 3, width: float = 1.0, name: str = "regressor",
@@ -256,24 +191,6 @@ def _sgd(lr: float, momentum: float, name: str):
     return opt
 
 
-def _index_batches(n: int, batch_size: int, seed: int, arrays: tuple[np.ndarray, ...]) -> tf.data.Dataset:
-    """Endless shuffled batches gathered from numpy arrays: shuffling indices (not pixels) keeps memory flat and
-    keeps large arrays out of the graph."""
-    dtypes = tuple(tf.as_dtype(a.dtype) for a in arrays)
-
-    def gather(idx):
-        return tuple(a[idx] for a in arrays)
-
-    def gather_tf(idx):
-        out = tf.numpy_function(gather, [idx], dtypes, stateful=False)
-        for t, a in zip(out, arrays):
-            t.set_shape((batch_size,) + a.shape[1:])
-        return out
-
-    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
-    return ds.batch(batch_size, drop_remainder=True).map(gather_tf).prefetch(tf.data.AUTOTUNE)
-
-
 def train_regressors(train_images, train_va, steps: int, batch_size: int = 64, width: float = 1.0,
                      lr: float = 1e-3, momentum: float = 0.9, seed: int = 0, val=None,
                      log: Callable[[str], None] | None = print) -> dict:
@@ -286,7 +203,7 @@ def train_regressors(train_images, train_va, steps: int, batch_size: int = 64, w
     :func:`regressor_table` on it is logged at the end (paper Table III). ``log`` (None = silent) receives progress
     lines with the running MAE, speed and ETA.
     """
-    images = _images(train_images, "train_images")
+    images = check_images(train_images, "train_images")
     va = _va(train_va, len(images), "train_va")
     steps = int(steps)
     if steps < 1:
@@ -314,12 +231,12 @@ def train_regressors(train_images, train_va, steps: int, batch_size: int = 64, w
         del tape
         return tf.stack([loss for _, loss, _ in losses])
 
-    ds = _index_batches(len(images), int(batch_size), seed, (images, va))
+    ds = index_batches(len(images), int(batch_size), seed, (images, va))
     if log is not None:
         log(f"regressors (paper Table II, width {width}): {len(images)} faces {h}x{w}x{c}, {steps} steps of batch "
             f"{batch_size}, SGD lr {lr} momentum {momentum}, MAE loss; "
             f"{nets['valence'].count_params():,} parameters each")
-    progress = _Progress("regressors", steps, "steps", log)
+    progress = Progress("regressors", steps, "steps", log)
     window = []
     for step, (x, y) in enumerate(ds.take(steps), start=1):
         window.append(train_step(x, y))
@@ -328,7 +245,7 @@ def train_regressors(train_images, train_va, steps: int, batch_size: int = 64, w
             window = []
             progress.update(step, f"  MAE valence {mae[0]:.3f} arousal {mae[1]:.3f}")
     if val is not None and log is not None:
-        v_images = _images(val[0], "val images")
+        v_images = check_images(val[0], "val images")
         table = regressor_table(nets, v_images, _va(val[1], len(v_images), "val va"))
         for k, row in table.items():
             log(f"regressors, held-out {k}: " + " ".join(f"{m.upper()} {row[m]:.3f}" for m in row))
@@ -341,7 +258,7 @@ def regressor_table(regressors: dict, images, va, batch_size: int = 256) -> dict
     ``regressors`` = {"valence": model_or_callable, "arousal": ...} (a callable maps images to [N] or [N, 1]);
     ``va`` [N, 2] (valence, arousal) or a dict. Returns {"valence": {"rmse", "corr", "sagr", "ccc"}, "arousal": ...}.
     """
-    images = _images(images)
+    images = check_images(images)
     va = _va(va, len(images))
     pv, pa = _regressor_pair(regressors)
     return {"valence": regression_report(va[:, 0], _predict_batched(pv, images, batch_size)),
@@ -365,12 +282,12 @@ def edit_table(edit_fn: EditFn, faces, regressors: dict, batch_size: int = 128, 
     requested), "n_images", "n_extreme", "n_faces", "n_labels", "per_label": [{"valence", "arousal",
     "mean_valence", "mean_arousal"}]} where ``mean_*`` are the regressors' mean readings per requested label.
     """
-    faces = _images(faces, "faces")
+    faces = check_images(faces, "faces")
     labels = grid_labels() if labels is None else _labels(labels)
     pv, pa = _regressor_pair(regressors)
     n, nl, bs = len(faces), len(labels), int(batch_size)
     read = np.empty((nl, n, 2), np.float64)
-    progress = _Progress("edit table", n * nl, "images", log)
+    progress = Progress("edit table", n * nl, "images", log)
     if log is not None:
         log(f"edit table (paper Table IV): {n} faces x {nl} labels = {n * nl} edited images")
     done = 0
@@ -417,11 +334,11 @@ def heatmaps(edit_fn: EditFn, faces, batch_size: int = 64, normalise: str = "glo
     """
     if normalise not in ("global", "label", "none"):
         raise ValueError(f"normalise must be 'global', 'label' or 'none', got {normalise!r}")
-    faces = _images(faces, "faces")
+    faces = check_images(faces, "faces")
     n, h, w, _ = faces.shape
     nv = len(GRID_VALUES)
     acc = np.zeros((nv, nv, h, w), np.float64)
-    progress = _Progress("heatmaps", n * nv * nv, "images", log)
+    progress = Progress("heatmaps", n * nv * nv, "images", log)
     done = 0
     for s in range(0, n, int(batch_size)):
         batch = faces[s:s + int(batch_size)]
@@ -445,13 +362,6 @@ def heatmaps(edit_fn: EditFn, faces, batch_size: int = 64, normalise: str = "glo
     return (acc / peak if peak > 0 else acc).astype(np.float32)
 
 
-def _figure(figsize):
-    from matplotlib.figure import Figure
-
-    # A bare Figure with the Agg canvas: no pyplot global state (report.py convention).
-    return Figure(figsize=figsize, layout="constrained")
-
-
 def save_heatmap_sheet(maps, path, title: str | None = None) -> Path:
     """Save the 7x7 heatmap sheet of paper Fig. 2 as a PNG (``maps`` from :func:`heatmaps`).
 
@@ -464,7 +374,7 @@ def save_heatmap_sheet(maps, path, title: str | None = None) -> Path:
     if maps.ndim != 4 or maps.shape[:2] != (nv, nv):
         raise ValueError(f"maps must be [{nv}, {nv}, H, W], got shape {maps.shape}")
     vmax = float(maps.max()) if maps.max() > 0 else 1.0
-    fig = _figure((1.45 * nv + 1.0, 1.45 * nv + 0.6))
+    fig = figure((1.45 * nv + 1.0, 1.45 * nv + 0.6))
     axes = fig.subplots(nv, nv)
     im = None
     for i, v in enumerate(GRID_VALUES):
@@ -516,7 +426,7 @@ def save_edit_grid(edit_fn: EditFn, face, path, values=FIG3_VALUES) -> Path:
     face = np.asarray(face, np.float32)
     if face.ndim == 3:
         face = face[None]
-    face = _images(face, "face")[:1]
+    face = check_images(face, "face")[:1]
     labels = [(v, a) for v in values for a in values]
     batch = np.repeat(face, len(labels), axis=0)
     lab = np.asarray(labels, np.float32)
@@ -524,7 +434,7 @@ def save_edit_grid(edit_fn: EditFn, face, path, values=FIG3_VALUES) -> Path:
     if edited.shape[0] != len(labels):
         raise ValueError(f"edit_fn returned {edited.shape[0]} images for {len(labels)} labels")
     k = len(values)
-    fig = _figure((1.3 * k + 1.2, 1.3 * (k + 1) + 1.0))
+    fig = figure((1.3 * k + 1.2, 1.3 * (k + 1) + 1.0))
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.2, k])
     ax_in = top.subplots()
     _show_grid(ax_in, face, ncol=1)
@@ -549,7 +459,7 @@ def save_faces_grid(edit_fn: EditFn, faces, labels, path, ncol: int | None = Non
     (the 5x5 grid, which then needs 25 faces); face k is edited to ``labels[k]`` and drawn in cell k (row-major,
     ``ncol`` columns, default sqrt of the count). The inputs are shown in the same layout beside the edits.
     """
-    faces = _images(faces, "faces")
+    faces = check_images(faces, "faces")
     default = labels is None
     labels = fig3_labels() if default else _labels(labels)
     if len(labels) != len(faces):
@@ -561,7 +471,7 @@ def save_faces_grid(edit_fn: EditFn, faces, labels, path, ncol: int | None = Non
     ncol = ncol or int(math.ceil(math.sqrt(len(faces))))
     nrow = int(math.ceil(len(faces) / ncol))
     _, h, w, _ = faces.shape
-    fig = _figure((2 * 1.1 * ncol + 1.5, 1.1 * nrow + 1.2))
+    fig = figure((2 * 1.1 * ncol + 1.5, 1.1 * nrow + 1.2))
     ax_in, ax_out = fig.subplots(1, 2)
     _show_grid(ax_in, faces, ncol)
     ax_in.set_axis_off()
@@ -587,92 +497,20 @@ def save_faces_grid(edit_fn: EditFn, faces, labels, path, ncol: int | None = Non
 # ----------------------------------------------------------------------------------------------------------------
 # Synthetic-only: identity preservation (ours; SPECS "CAAE", issue #4)
 # ----------------------------------------------------------------------------------------------------------------
-def _build_identity_classifier(image_size: int, channels: int, n_classes: int, width: float, seed: int):
-    """Small CNN: four 3x3 stride-2 convs (32, 64, 128, 256 x width, ReLU) - flatten - FC 256 ReLU - FC logits."""
-    L = keras.layers
-    seeds = iter(range(int(seed) * 100, 10 ** 9))
-    x = inputs = keras.Input((image_size, image_size, channels), name="image")
-    for i, f in enumerate((32, 64, 128, 256), start=1):
-        x = L.Conv2D(_scaled(f, width), 3, strides=2, padding="same", activation="relu",
-                     kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)), name=f"conv{i}")(x)
-    x = L.Flatten(name="flatten")(x)
-    x = L.Dense(_scaled(256, width), activation="relu",
-                kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)), name="fc1")(x)
-    x = L.Dense(n_classes, dtype="float32", kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
-                name="logits")(x)
-    return keras.Model(inputs, x, name="identity_classifier")
-
-
 def train_identity_classifier(images, identities, steps: int, batch_size: int = 64, width: float = 1.0,
                               lr: float = 1e-3, seed: int = 0,
                               log: Callable[[str], None] | None = print) -> keras.Model:
-    """Train a small CNN to recognise the synthetic identities of the faces that will be edited (ours).
+    """Train a small CNN (:func:`common.train_classifier`) to recognise the synthetic identities of the faces that
+    will be edited (ours).
 
     On synthetic faces the person behind every image is known (``identity`` of ``data.synthetic``), so whether an
-    edit keeps the person can be measured instead of judged by eye (paper V.A). The classifier is trained with Adam
-    (``lr``) on softmax cross-entropy over the distinct ids of ``identities``; it outputs logits, and its attribute
-    ``identity_ids`` (tuple of ints) maps class k back to the identity id. It is a closed-set classifier: the
+    edit keeps the person can be measured instead of judged by eye (paper V.A). It is a closed-set classifier: the
     faces given to :func:`identity_preservation` must show identities it was trained on - use other images
     (other expressions, poses, lighting) of the TRAINING identities, e.g. ``make_arrays(kind, "train", seed=s + 1)``,
-    not the validation or test splits, whose identities are held out. The training accuracy is logged at the end.
+    not the validation or test splits, whose identities are held out.
     """
-    images = _images(images)
-    ids = np.asarray(identities).reshape(-1).astype(np.int64)
-    if len(ids) != len(images):
-        raise ValueError(f"identities has {len(ids)} entries for {len(images)} images")
-    steps = int(steps)
-    if steps < 1:
-        raise ValueError(f"steps must be positive, got {steps}")
-    uniq, cls = np.unique(ids, return_inverse=True)
-    if len(uniq) < 2:
-        raise ValueError("train_identity_classifier needs at least two identities")
-    _, h, w, c = images.shape
-    model = _build_identity_classifier(h, c, len(uniq), width, seed)
-    opt = keras.optimizers.Adam(learning_rate=lr)
-    if keras.mixed_precision.global_policy().name == "mixed_float16":
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    opt.build(model.trainable_variables)
-
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            logits = tf.cast(model(x, training=True), tf.float32)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-            scaled = opt.scale_loss(loss)
-        opt.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
-        return loss
-
-    if log is not None:
-        log(f"identity classifier: {len(images)} faces of {len(uniq)} identities, {steps} steps of batch "
-            f"{batch_size}, Adam lr {lr}")
-    progress = _Progress("identity classifier", steps, "steps", log)
-    window = []
-    ds = _index_batches(len(images), int(batch_size), seed, (images, cls.astype(np.int32)))
-    for step, (x, y) in enumerate(ds.take(steps), start=1):
-        window.append(train_step(x, y))
-        if progress.due(step):
-            loss = float(tf.reduce_mean(tf.stack(window)))
-            window = []
-            progress.update(step, f"  cross-entropy {loss:.3f}")
-    model.identity_ids = tuple(int(i) for i in uniq)
-    if log is not None:
-        acc = float(np.mean(_identity_predictor(model)(images[:4096]) == ids[:4096]))
-        log(f"identity classifier: accuracy on its training faces {acc:.3f}")
-    return model
-
-
-def _identity_predictor(classifier) -> Callable[[np.ndarray], np.ndarray]:
-    """images -> predicted identity ids [N]. A Keras model from :func:`train_identity_classifier` (logits plus
-    ``identity_ids``); any other callable must return the ids itself."""
-    if isinstance(classifier, keras.Model):
-        ids = np.asarray(getattr(classifier, "identity_ids", range(classifier.output_shape[-1])), np.int64)
-        fn = _inference_fn(classifier)
-
-        def predict(x):
-            return np.concatenate([ids[np.argmax(fn(tf.convert_to_tensor(x[s:s + 512], tf.float32)).numpy(), -1)]
-                                   for s in range(0, len(x), 512)])
-        return predict
-    return lambda x: np.asarray(classifier(x)).reshape(-1).astype(np.int64)
+    return train_classifier(images, identities, steps, batch_size=batch_size, width=width, lr=lr, seed=seed,
+                            what="identity classifier", log=log)
 
 
 def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels=None, batch_size: int = 128,
@@ -686,16 +524,16 @@ def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels
     on the unedited faces (its own error, the ceiling of the edit score), "per_label": [{"valence", "arousal",
     "share"}], "n_images", "n_faces"}.
     """
-    faces = _images(faces, "faces")
+    faces = check_images(faces, "faces")
     ids = np.asarray(identities).reshape(-1).astype(np.int64)
     if len(ids) != len(faces):
         raise ValueError(f"identities has {len(ids)} entries for {len(faces)} faces")
     labels = grid_labels() if labels is None else _labels(labels)
-    predict = _identity_predictor(classifier)
+    predict = class_predictor(classifier)
     hits = np.zeros(len(labels), np.int64)
     unedited = 0
     bs = int(batch_size)
-    progress = _Progress("identity preservation", len(faces) * len(labels), "images", log)
+    progress = Progress("identity preservation", len(faces) * len(labels), "images", log)
     done = 0
     for s in range(0, len(faces), bs):
         batch, truth = faces[s:s + bs], ids[s:s + bs]

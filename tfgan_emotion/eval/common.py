@@ -1,0 +1,211 @@
+"""Pieces every paper's evaluation uses: progress lines, batched inference in a ``tf.function``, a small CNN
+classifier trained on the training images (expression, identity or character), and image-sheet figures."""
+from __future__ import annotations
+
+import functools
+import time
+import weakref
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+from ..training import format_duration, image_grid
+
+
+class Progress:
+    """Logs ``what: done/total (pct) rate ETA`` at every 10% and at least every ``every_s`` seconds."""
+
+    def __init__(self, what: str, total: int, unit: str, log, every_s: float = 30.0):
+        self.what, self.total, self.unit, self.log, self.every_s = what, max(1, int(total)), unit, log, every_s
+        self.t0 = self.last = time.monotonic()
+        self.next_pct = 10
+
+    def due(self, done: int) -> bool:
+        """Whether :meth:`update` would log now (lets a training loop fetch its losses only then)."""
+        return self.log is not None and (100.0 * done / self.total >= self.next_pct or done >= self.total
+                                         or time.monotonic() - self.last >= self.every_s)
+
+    def update(self, done: int, extra: str = "") -> None:
+        if not self.due(done):
+            return
+        now = time.monotonic()
+        pct = 100.0 * done / self.total
+        while self.next_pct <= pct:
+            self.next_pct += 10
+        self.last = now
+        elapsed = now - self.t0
+        rate = done / elapsed if elapsed > 0 else float("inf")
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        self.log(f"{self.what}: {done}/{self.total} {self.unit} ({pct:.0f}%) {rate:.1f} {self.unit}/s "
+                 f"elapsed {format_duration(elapsed)} ETA {format_duration(eta)}{extra}")
+
+
+# One inference tf.function per Keras model, reused by every evaluation of that model (a new tf.function per call
+# would retrace). The function holds only a weak reference to its model, so an entry goes when its model goes, and
+# nothing is attached to the model (its export stays as it is).
+_INFERENCE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _call_in_inference_mode(model_ref, x):
+    out = model_ref()(x, training=False)
+    if isinstance(out, (list, tuple)):
+        return [tf.cast(o, tf.float32) for o in out]
+    return tf.cast(out, tf.float32)
+
+
+def inference_fn(model: keras.Model) -> Callable:
+    """The model (one image input) in inference mode (dropout off, BN moving statistics) as one ``tf.function``
+    traced once for any batch size."""
+    fn = _INFERENCE.get(model)
+    if fn is None:
+        ref = weakref.ref(model)
+        spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
+        # A partial (no __code__) gives each model its own retracing statistics in tf.function: one function per
+        # model, each traced once, is not the "retracing in a loop" that TensorFlow warns about.
+        fn = tf.function(functools.partial(_call_in_inference_mode, ref), input_signature=[spec])
+        _INFERENCE[model] = fn
+    return fn
+
+
+def index_batches(n: int, batch_size: int, seed: int, arrays: tuple[np.ndarray, ...]) -> tf.data.Dataset:
+    """Endless shuffled batches gathered from numpy arrays: shuffling indices (not pixels) keeps memory flat and
+    keeps large arrays out of the graph."""
+    dtypes = tuple(tf.as_dtype(a.dtype) for a in arrays)
+
+    def gather(idx):
+        return tuple(a[idx] for a in arrays)
+
+    def gather_tf(idx):
+        out = tf.numpy_function(gather, [idx], dtypes, stateful=False)
+        for t, a in zip(out, arrays):
+            t.set_shape((batch_size,) + a.shape[1:])
+        return out
+
+    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+    return ds.batch(batch_size, drop_remainder=True).map(gather_tf).prefetch(tf.data.AUTOTUNE)
+
+
+def check_images(x, name: str = "images") -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 4:
+        raise ValueError(f"{name} must be a batch [N, H, W, C], got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError(f"{name} is empty")
+    return x
+
+
+def _scaled(units: int, width: float) -> int:
+    return max(1, int(round(units * width)))
+
+
+def build_classifier(image_size: int, channels: int, n_classes: int, width: float = 1.0, seed: int = 0,
+                     name: str = "classifier") -> keras.Model:
+    """Small CNN: four 3x3 stride-2 convs (32, 64, 128, 256 x width, ReLU) - flatten - FC 256 ReLU - FC logits."""
+    L = keras.layers
+    seeds = iter(range(int(seed) * 100, 10 ** 9))
+    x = inputs = keras.Input((image_size, image_size, channels), name="image")
+    for i, f in enumerate((32, 64, 128, 256), start=1):
+        x = L.Conv2D(_scaled(f, width), 3, strides=2, padding="same", activation="relu",
+                     kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)), name=f"conv{i}")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(_scaled(256, width), activation="relu",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)), name="fc1")(x)
+    x = L.Dense(n_classes, dtype="float32", kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+                name="logits")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def train_classifier(images, labels, steps: int, batch_size: int = 64, width: float = 1.0, lr: float = 1e-3,
+                     seed: int = 0, what: str = "classifier",
+                     log: Callable[[str], None] | None = print) -> keras.Model:
+    """Train :func:`build_classifier` with Adam (``lr``) and softmax cross-entropy on integer ``labels``.
+
+    The model outputs logits; its attribute ``class_ids`` (tuple of ints) maps output k back to the label value
+    (labels need not be 0..K-1). ``what`` names it in the progress lines. The training accuracy is logged."""
+    images = check_images(images)
+    ids = np.asarray(labels).reshape(-1).astype(np.int64)
+    if len(ids) != len(images):
+        raise ValueError(f"labels has {len(ids)} entries for {len(images)} images")
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be positive, got {steps}")
+    uniq, cls = np.unique(ids, return_inverse=True)
+    if len(uniq) < 2:
+        raise ValueError(f"{what} needs at least two classes")
+    _, h, _, c = images.shape
+    model = build_classifier(h, c, len(uniq), width, seed, name=what.replace(" ", "_"))
+    opt = keras.optimizers.Adam(learning_rate=lr)
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    opt.build(model.trainable_variables)
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = tf.cast(model(x, training=True), tf.float32)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            scaled = opt.scale_loss(loss)
+        opt.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    if log is not None:
+        log(f"{what}: {len(images)} images of {len(uniq)} classes, {steps} steps of batch {batch_size}, Adam lr {lr}")
+    progress = Progress(what, steps, "steps", log)
+    window = []
+    ds = index_batches(len(images), int(batch_size), seed, (images, cls.astype(np.int32)))
+    for step, (x, y) in enumerate(ds.take(steps), start=1):
+        window.append(train_step(x, y))
+        if progress.due(step):
+            loss = float(tf.reduce_mean(tf.stack(window)))
+            window = []
+            progress.update(step, f"  cross-entropy {loss:.3f}")
+    model.class_ids = tuple(int(i) for i in uniq)
+    if log is not None:
+        acc = float(np.mean(class_predictor(model)(images[:4096]) == ids[:4096]))
+        log(f"{what}: accuracy on its training images {acc:.3f}")
+    return model
+
+
+def class_predictor(classifier) -> Callable[[np.ndarray], np.ndarray]:
+    """images -> predicted label values [N]. A Keras model from :func:`train_classifier` (logits plus
+    ``class_ids``); any other callable must return the labels itself."""
+    if isinstance(classifier, keras.Model):
+        ids = np.asarray(getattr(classifier, "class_ids", range(classifier.output_shape[-1])), np.int64)
+        fn = inference_fn(classifier)
+
+        def predict(x):
+            x = np.asarray(x, np.float32)
+            return np.concatenate([ids[np.argmax(fn(tf.convert_to_tensor(x[s:s + 512], tf.float32)).numpy(), -1)]
+                                   for s in range(0, len(x), 512)] or [np.zeros(0, np.int64)])
+        return predict
+    return lambda x: np.asarray(classifier(x)).reshape(-1).astype(np.int64)
+
+
+def figure(figsize):
+    from matplotlib.figure import Figure
+
+    # A bare Figure with the Agg canvas: no pyplot global state (report.py convention).
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def show_image_rows(fig, rows: np.ndarray, col_titles=None, row_titles=None, title: str | None = None, pad: int = 2):
+    """Draw ``rows`` [R, C, H, W, ch] (values in [-1, 1]) as one picture on ``fig`` (a Figure or SubFigure), with
+    column titles on top and row titles on the left."""
+    rows = np.asarray(rows, np.float32)
+    r, c, h, w = rows.shape[:4]
+    grid = image_grid(rows.reshape((r * c,) + rows.shape[2:]), ncol=c, pad=pad)
+    ax = fig.subplots()
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+    ax.set_xticks([pad + j * (w + pad) + w / 2 for j in range(c)],
+                  list(col_titles) if col_titles is not None else [""] * c, fontsize=8)
+    ax.set_yticks([pad + i * (h + pad) + h / 2 for i in range(r)],
+                  list(row_titles) if row_titles is not None else [""] * r, fontsize=8)
+    ax.xaxis.set_ticks_position("top")
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return ax
