@@ -51,8 +51,8 @@ def common_parser(recipe: str, description: str | None, default_batch_size: int,
     g.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (slower)")
     g.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA (slower on some CPUs)")
     g = p.add_argument_group("output")
-    g.add_argument("--out", type=Path, default=Path(paths.DEFAULT_OUT), help="root of run directories "
-                   "(default ./checkpoints)")
+    g.add_argument("--out", type=Path, default=Path(paths.DEFAULT_OUT) / recipe, help="root of run directories "
+                   f"(default ./{paths.DEFAULT_OUT}/{recipe}: each recipe has its own, so run names never collide)")
     g.add_argument("--run", help="run name (default: derived from the data, seed and --smoke, so that re-running the "
                    "same command resumes the same run)")
     g.add_argument("--reports", type=Path, default=Path(paths.DEFAULT_REPORTS), help="reports root (default ./reports)")
