@@ -75,3 +75,22 @@ class SpatialLabelTile(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "repeat": self.repeat}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class GaussianSample(keras.layers.Layer):
+    """z = mu + exp(log_sigma) * eps (paper 3.2's latent layer; SPECS: ``z = mu + exp(log_sigma) * eps``).
+
+    ``eps`` is an input (standard normal noise from the pipeline; zeros give z = mu). Computes in float32.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        mu, log_sigma, eps = (ops.cast(t, "float32") for t in inputs)
+        return mu + ops.exp(log_sigma) * eps
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
