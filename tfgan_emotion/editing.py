@@ -81,20 +81,80 @@ def caae_grid_sheet(model, face: np.ndarray) -> np.ndarray:
     return image_grid(out, 7)
 
 
-def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, log=print) -> list[Path]:
-    """Edit one image or every image of a folder; returns the written files."""
-    from PIL import Image
+def parse_affect(text: str, names: tuple[str, ...]) -> np.ndarray:
+    """An affect by name (``joy``), as ``name+name`` (both on), or as a comma-separated vector of len(names)."""
+    text = str(text).strip().lower()
+    if "," in text:
+        try:
+            v = np.asarray([float(t) for t in text.split(",")], np.float32)
+        except ValueError:
+            raise ValueError(f"--affect {text!r}: a vector must be {len(names)} comma-separated numbers") from None
+        if len(v) != len(names):
+            raise ValueError(f"--affect vector has {len(v)} values; this model needs {len(names)} "
+                             f"({', '.join(names)})")
+        return v
+    v = np.zeros(len(names), np.float32)
+    for part in text.split("+"):
+        if part not in names:
+            raise ValueError(f"--affect {part!r} is not an affect of this model; choose from {', '.join(names)}, "
+                             "join two with '+', or give a comma-separated vector")
+        v[names.index(part)] = 1.0
+    return v
 
-    cfg, model = load_run(run_dir)
-    system = cfg.get("config", {}).get("system", cfg.get("system"))
-    if system != "caae":
-        raise ValueError(f"editing for system {system!r} arrives with its own issue; this run cannot be edited yet")
-    size, channels = cfg["config"]["image_size"], cfg["config"]["channels"]
+
+def fexgan_edit(model, images: np.ndarray, affect: np.ndarray) -> np.ndarray:
+    n = len(images)
+    return model.transfer(image=images.astype(np.float32),
+                          affect=np.tile(np.asarray(affect, np.float32)[None], (n, 1)))["image"].numpy()
+
+
+def fexgan_grid_sheet(model, face: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """The input followed by the face transferred to every affect, in one row."""
+    from .training import image_grid
+
+    k = len(names)
+    out = model.transfer(image=np.repeat(face[None], k, axis=0).astype(np.float32),
+                         affect=np.eye(k, dtype=np.float32))["image"].numpy()
+    return image_grid(np.concatenate([face[None], out]), len(names) + 1)
+
+
+def _check_caae_args(valence, arousal, grid):
     if not grid and (valence is None or arousal is None):
         raise ValueError("give --valence and --arousal (each in [-1, 1]), or --grid for the 7x7 sheet")
     for name, val in (("valence", valence), ("arousal", arousal)):
         if val is not None and not -1.0 <= val <= 1.0:
             raise ValueError(f"--{name} must be in [-1, 1], got {val}")
+
+
+def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, affect=None, log=print) -> list[Path]:
+    """Edit one image or every image of a folder; returns the written files.
+
+    CAAE runs take ``valence`` and ``arousal`` (or ``grid``: the 7x7 sheet); FExGAN runs take ``affect`` (see
+    :func:`parse_affect`; or ``grid``: the input and every affect in one row)."""
+    from PIL import Image
+
+    cfg, model = load_run(run_dir)
+    system = cfg.get("config", {}).get("system", cfg.get("system"))
+    size, channels = cfg["config"]["image_size"], cfg["config"]["channels"]
+    if system == "caae":
+        _check_caae_args(valence, arousal, grid)
+
+        def one(face):
+            return caae_grid_sheet(model, face) if grid else to_uint8(caae_edit(model, face[None], valence, arousal)[0])
+    elif system == "fexgan":
+        from .data import labels as label_sets
+
+        names = label_sets.FERG.names[:cfg["config"]["n_classes"]]
+        if not grid and affect is None:
+            raise ValueError(f"give --affect (one of {', '.join(names)}, two joined by '+', or a vector), or "
+                             "--grid for every affect")
+        vector = None if grid else parse_affect(affect, names)
+
+        def one(face):
+            return fexgan_grid_sheet(model, face, names) if grid else to_uint8(fexgan_edit(model, face[None],
+                                                                                           vector)[0])
+    else:
+        raise ValueError(f"editing for system {system!r} arrives with its own issue; this run cannot be edited yet")
     files = input_files(image)
     out = Path(output)
     many = len(files) > 1 or Path(image).is_dir()
@@ -104,11 +164,7 @@ def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, log
         out.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for f in files:
-        face = read_face(f, size, channels)
-        if grid:
-            picture = caae_grid_sheet(model, face)
-        else:
-            picture = to_uint8(caae_edit(model, face[None], valence, arousal)[0])
+        picture = one(read_face(f, size, channels))
         target = out / f"{f.stem}_edit.png" if many else out
         Image.fromarray(picture).save(target)
         written.append(target)
