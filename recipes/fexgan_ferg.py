@@ -100,9 +100,15 @@ def load_data(args, synthetic, cfg, ev):
     from tfgan_emotion.data import ferg
 
     def arrays(scan, n, seed):
+        if len(scan) == 0:
+            raise ValueError(f"the {scan.summary.split} split of {scan.summary.source} holds no images (each "
+                             "character/expression folder gives 20% of its files to validation: it needs at least 3)")
         table = pairs.ImageTable(scan=scan, image_size=cfg.image_size, channels=cfg.channels)
         idx = np.sort(np.random.default_rng(seed).permutation(len(scan))[:n])
-        images = np.stack([table.fetch(int(i)).numpy() for i in idx])
+        import tensorflow as tf
+
+        batches = tf.data.Dataset.from_tensor_slices(idx).map(table.fetch, num_parallel_calls=tf.data.AUTOTUNE)
+        images = np.concatenate([b for b in batches.batch(256).as_numpy_iterator()])
         return {"image": images, **{k: v[idx] for k, v in scan.labels.items()}}
 
     scan = ferg.scan(args.data_dir, "train")
