@@ -289,8 +289,9 @@ def _losses_section(doc: _Doc, run_dir: Path, out_dir: Path, missing: list[str])
     doc.image("loss_curves.png", "loss_curves")
     rows = []
     for c in cols:
-        v = pd.to_numeric(df[c], errors="coerce")
-        rows.append([c, v.iloc[0], v.iloc[-1], v.min(), v.max()])
+        v = pd.to_numeric(df[c], errors="coerce").dropna()  # a loss of a later training phase starts later
+        if len(v):
+            rows.append([c, v.iloc[0], v.iloc[-1], v.min(), v.max()])
     doc.table(["column", "first", "last", "min", "max"], rows)
 
 

@@ -314,8 +314,17 @@ class _CSVLogger(keras.callbacks.Callback):
             self.fields = sorted(logs)
             with open(self.path, "w", newline="") as f:
                 csv.writer(f).writerow(["step"] + self.fields)
+        elif set(logs) - set(self.fields):
+            # A later training phase logs new losses (e.g. the encoder phase of paper 003): widen the header and
+            # leave the new columns empty in the earlier rows.
+            new = sorted(set(logs) - set(self.fields))
+            with open(self.path, newline="") as f:
+                rows = list(csv.reader(f))
+            self.fields = self.fields + new
+            with open(self.path, "w", newline="") as f:
+                csv.writer(f).writerows([["step"] + self.fields] + [r + [""] * len(new) for r in rows[1:]])
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow([step] + [f"{logs.get(k, float('nan')):.6g}" for k in self.fields])
+            csv.writer(f).writerow([step] + [f"{logs[k]:.6g}" if k in logs else "" for k in self.fields])
 
 
 class _TensorBoardAndSamples(keras.callbacks.Callback):
