@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     r = run.start(args, RECIPE, {"system": "caae", **asdict(cfg)}, notes=notes,
                   resumable={"skip_eval", "regressor_images", "eval_faces", "regressor_steps", "regressor_width"})
 
-    from tfgan_emotion import export, report, training
+    from tfgan_emotion import training
     from tfgan_emotion.gans.caae import CAAE, saved_model_endpoints
 
     log = lambda m: print(f"[{RECIPE}] {m}", file=sys.stderr, flush=True)  # noqa: E731
@@ -193,20 +193,15 @@ def main(argv=None) -> int:
     ds = training.add_noise(ds, "z_prior", (cfg.z_dim,), seed=args.seed)  # p_prior(z) = U(-1, 1)^50 (eq. 3)
     with r.strategy.scope():
         model = CAAE(cfg, vggface_weights=args.vggface_weights, sample_faces=held["image"][:6])
-    try:
-        result = training.train(model, ds, r.dir, r.train_config(steps), r.strategy, r.runtime.is_chief)
-    except (training.NonFiniteLossError, training.TrainingInterrupted) as e:
-        print(f"{RECIPE}: {e}", file=sys.stderr)
+    result = r.train(model, ds, steps)
+    if result is None:
         return 3
     if not r.runtime.is_chief:
         return 0
-    metrics = {"training": result.to_dict(), "evaluation_settings": ev}
+    metrics = {"evaluation_settings": ev}
     if not args.skip_eval:
         metrics.update(evaluate(r, model, cfg, ev, held, train, synthetic, log))
-    r.write_metrics(metrics, result.step)
-    export.export_networks(model.networks(), r.dir / "export")
-    export.export_saved_model(r.dir / "export" / "saved_model", model.networks(), saved_model_endpoints(model))
-    md = report.write_report(r.dir, args.reports)
+    md = r.finish(model, result, metrics, saved_model_endpoints(model))
     t4 = metrics.get("table4_edits", {}).get("all", {})
     if t4:
         log(f"edited faces: valence CCC {t4['valence']['ccc']:.3f}, arousal CCC {t4['arousal']['ccc']:.3f} "

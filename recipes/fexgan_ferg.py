@@ -44,12 +44,8 @@ def parser():
                    f"{PAPER_REDUCE_EPOCH} of {PAPER_EPOCHS}; default: half of the run)")
     g.add_argument("--intensity-std", type=float, default=0.25, help="A_t(lambda) = onehot * clip(1 + std * lambda, "
                    "1 - 2 std, 1 + 2 std), lambda ~ N(0, 1) (ours: 0.25)")
-    g = p.add_argument_group("evaluation (paper 4-5)")
-    g.add_argument("--eval-faces", type=int, help="validation faces for Table 1 and transfer accuracy (default "
-                   f"{REAL['eval_faces']} on real data, {SYNTH['eval_faces']} synthetic)")
-    g.add_argument("--classifier-steps", type=int, help="training steps of the expression classifier (default "
-                   f"{REAL['classifier_steps']} real, {SYNTH['classifier_steps']} synthetic)")
-    g.add_argument("--skip-eval", action="store_true", help="train and export only")
+    run.add_eval_flags(p, "evaluation (paper 4-5)", "validation faces for Table 1 and the transfer accuracy", SYNTH,
+                       REAL)
     return p
 
 
@@ -61,11 +57,8 @@ def resolve(args):
     shrink = SYNTH if synthetic else {}
     image_size = args.image_size or shrink.get("image_size", 128)
     width = args.width if args.width is not None else shrink.get("width", 1.0)
-    ev = dict(eval_faces=args.eval_faces or (SMOKE if args.smoke else (SYNTH if synthetic else REAL))["eval_faces"],
-              classifier_steps=args.classifier_steps or (SMOKE if args.smoke else
-                                                         (SYNTH if synthetic else REAL))["classifier_steps"],
-              train_images=(SMOKE if args.smoke else SYNTH)["train_images"],
-              val_images=(SMOKE if args.smoke else SYNTH)["val_images"])
+    ev = {k: run.setting(args, k, synthetic, SMOKE, SYNTH, REAL) for k in ("eval_faces", "classifier_steps")}
+    ev.update({k: (SMOKE if args.smoke else SYNTH)[k] for k in ("train_images", "val_images")})
     notes = []
     if synthetic:
         notes.append("Trained and evaluated on the built-in FERG-like SYNTHETIC characters, not FERG-DB: the numbers "
@@ -178,7 +171,7 @@ def evaluate(r, model, cfg, ev, train, val, synthetic, log):
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     synthetic, cfg, ev, notes = resolve(args)
-    from tfgan_emotion import export, report, training
+    from tfgan_emotion import training
     from tfgan_emotion.gans.fexgan import FExGAN, saved_model_endpoints
 
     log = lambda m: print(f"[{RECIPE}] {m}", file=sys.stderr, flush=True)  # noqa: E731
@@ -207,20 +200,15 @@ def main(argv=None) -> int:
         model = FExGAN(cfg, steps_per_epoch=steps_per_epoch, sample_faces=val["image"][:6],
                        sample_classes=val["expression"][:6])
     log(f"binary adversarial weight {cfg.alpha} until step {model.reduce_step}, then {cfg.alpha_reduced}")
-    try:
-        result = training.train(model, ds, r.dir, r.train_config(steps), r.strategy, r.runtime.is_chief)
-    except (training.NonFiniteLossError, training.TrainingInterrupted) as e:
-        print(f"{RECIPE}: {e}", file=sys.stderr)
+    result = r.train(model, ds, steps)
+    if result is None:
         return 3
     if not r.runtime.is_chief:
         return 0
-    metrics = {"training": result.to_dict(), "evaluation_settings": ev}
+    metrics = {"evaluation_settings": ev}
     if not args.skip_eval:
         metrics.update(evaluate(r, model, cfg, ev, train, val, synthetic, log))
-    r.write_metrics(metrics, result.step)
-    export.export_networks(model.networks(), r.dir / "export")
-    export.export_saved_model(r.dir / "export" / "saved_model", model.networks(), saved_model_endpoints(model))
-    md = report.write_report(r.dir, args.reports)
+    md = r.finish(model, result, metrics, saved_model_endpoints(model))
     tr = metrics.get("transfer")
     if tr:
         log(f"transferred faces: expression classifier accuracy {tr['mean']:.3f} over the 7 target affects "

@@ -116,6 +116,28 @@ class Run:
         path.write_text(json.dumps(_jsonable({"step": step, **metrics}), indent=2, allow_nan=True))
         return path
 
+    def train(self, model, dataset, steps: int):
+        """Train ``model`` to ``steps`` total steps in this run's directory; None (after saying why on stderr) when
+        training stopped on a NaN/Inf loss or a signal - the recipe then exits with status 3."""
+        from . import training
+
+        try:
+            return training.train(model, dataset, self.dir, self.train_config(steps), self.strategy,
+                                  self.runtime.is_chief)
+        except (training.NonFiniteLossError, training.TrainingInterrupted) as e:
+            print(f"{self.recipe}: {e}", file=sys.stderr)
+            return None
+
+    def finish(self, model, result, metrics: dict, endpoints: dict) -> Path:
+        """The end of every recipe: metrics.json (with the training summary first), the networks as ``.keras``
+        files and one SavedModel with ``endpoints``, and the report; returns report.md."""
+        from . import export, report
+
+        self.write_metrics({"training": result.to_dict(), **metrics}, result.step)
+        export.export_networks(model.networks(), self.dir / "export")
+        export.export_saved_model(self.dir / "export" / "saved_model", model.networks(), endpoints)
+        return report.write_report(self.dir, self.args.reports)
+
     def _write_config(self):
         if not self.runtime.is_chief:
             return
@@ -167,6 +189,26 @@ def start(args, recipe: str, config, notes=(), resumable=()) -> Run:
     print(f"[tfgan-emotion] {recipe}: run {name} in {run_dir}", file=sys.stderr)
     print(json.dumps({"config": cfg, "runtime": info.to_dict()}, indent=2), file=sys.stderr, flush=True)
     return r
+
+
+def add_eval_flags(parser, title: str, faces_help: str, synth: dict, real: dict):
+    """The evaluation flags of the recipes that train an expression classifier: --eval-faces, --classifier-steps
+    (defaults from the ``synth`` / ``real`` tables) and --skip-eval."""
+    g = parser.add_argument_group(title)
+    g.add_argument("--eval-faces", type=int, help=f"{faces_help} (default {real['eval_faces']} on real data, "
+                   f"{synth['eval_faces']} synthetic)")
+    g.add_argument("--classifier-steps", type=int, help="training steps of the expression classifier (default "
+                   f"{real['classifier_steps']} real, {synth['classifier_steps']} synthetic)")
+    g.add_argument("--skip-eval", action="store_true", help="train and export only")
+    return g
+
+
+def setting(args, name: str, synthetic: bool, smoke: dict, synth: dict, real: dict):
+    """A recipe setting: the flag ``--name`` when given, else the --smoke, synthetic or real-data default."""
+    given = getattr(args, name, None)
+    if given is not None:
+        return given
+    return (smoke if args.smoke else synth if synthetic else real)[name]
 
 
 def steps_from(args, paper_steps: int, steps_per_epoch: int | None = None, smoke_steps: int = 4) -> int:
