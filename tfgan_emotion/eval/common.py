@@ -209,3 +209,45 @@ def show_image_rows(fig, rows: np.ndarray, col_titles=None, row_titles=None, tit
     if title:
         fig.suptitle(title, fontsize=10)
     return ax
+
+
+def transfer_accuracy(transfer_fn: Callable[[np.ndarray, int], np.ndarray], images, n_classes: int, classifier,
+                      names=None, log=print) -> dict:
+    """Every image transferred to every class k (``transfer_fn(images, k)``); ``classifier`` (a model from
+    :func:`train_classifier` or a callable images -> class) reads the results.
+
+    Returns {"per_class": {name: share classified as the target}, "mean": mean over classes, "confusion":
+    [target][predicted] counts, "n_images"}."""
+    predict = class_predictor(classifier)
+    images = check_images(images)
+    names = tuple(names) if names is not None else tuple(str(k) for k in range(n_classes))
+    confusion = np.zeros((n_classes, n_classes), np.int64)
+    progress = Progress("transfer accuracy", n_classes * len(images), "images", log)
+    for k in range(n_classes):
+        pred = predict(transfer_fn(images, k))
+        confusion[k] += np.bincount(np.clip(pred, 0, n_classes - 1), minlength=n_classes)[:n_classes]
+        progress.update((k + 1) * len(images))
+    per = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
+    return {"per_class": {names[k]: float(per[k]) for k in range(n_classes)}, "mean": float(per.mean()),
+            "confusion": confusion.tolist(), "n_images": int(n_classes * len(images))}
+
+
+def preservation(transfer_fn: Callable[[np.ndarray, int], np.ndarray], images, truth, n_classes: int,
+                 classifier) -> dict:
+    """Share of transfers (every image to every class) that ``classifier`` still assigns to ``truth`` (the input's
+    identity or character), and its accuracy on the untransferred images (the ceiling)."""
+    predict = class_predictor(classifier)
+    images = check_images(images)
+    truth = np.asarray(truth, np.int64).reshape(-1)
+    hits = [np.mean(predict(transfer_fn(images, k)) == truth) for k in range(n_classes)]
+    return {"share_recognised": float(np.mean(hits)), "share_unedited": float(np.mean(predict(images) == truth)),
+            "n_images": int(n_classes * len(images))}
+
+
+def classifier_features(classifier: keras.Model, images, layer: str = "fc1", batch_size: int = 512) -> np.ndarray:
+    """Activations of ``layer`` (the penultimate layer of :func:`build_classifier`) for Frechet distances."""
+    images = check_images(images)
+    feats = keras.Model(classifier.inputs, classifier.get_layer(layer).output)
+    fn = inference_fn(feats)
+    return np.concatenate([fn(tf.convert_to_tensor(images[s:s + batch_size])).numpy()
+                           for s in range(0, len(images), batch_size)]).astype(np.float64)

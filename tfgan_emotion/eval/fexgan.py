@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..data import labels as label_sets
-from .common import Progress, class_predictor, figure, inference_fn, show_image_rows
+from .common import class_predictor, figure, inference_fn, preservation, show_image_rows, transfer_accuracy
 
 VOCAB = label_sets.FERG.names
 
@@ -74,32 +74,19 @@ def transfer_table(model, images, classes, classifier, batch_size: int = 64, log
     Returns {"per_affect": {name: accuracy}, "mean": mean over affects, "real_accuracy": the classifier's accuracy
     on the untransferred faces (its own ceiling), "confusion": [target][predicted] counts, "n_images"}."""
     n_classes = model.config.n_classes
-    predict = class_predictor(classifier)
     images = np.asarray(images, np.float32)
-    classes = np.asarray(classes, np.int64)
-    confusion = np.zeros((n_classes, n_classes), np.int64)
-    progress = Progress("transfer accuracy", n_classes * len(images), "images", log)
-    for k in range(n_classes):
-        pred = predict(transfer(model, images, classes, np.full(len(images), k), batch_size))
-        confusion[k] += np.bincount(pred, minlength=n_classes)[:n_classes]
-        progress.update((k + 1) * len(images))
-    per = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
-    names = VOCAB if n_classes == len(VOCAB) else tuple(str(i) for i in range(n_classes))
-    return {"per_affect": {names[k]: float(per[k]) for k in range(n_classes)}, "mean": float(per.mean()),
-            "real_accuracy": float(np.mean(predict(images) == classes)), "confusion": confusion.tolist(),
-            "n_images": int(n_classes * len(images))}
+    names = VOCAB if n_classes == len(VOCAB) else None
+    out = transfer_accuracy(lambda x, k: transfer(model, x, classes, np.full(len(x), k), batch_size), images,
+                            n_classes, classifier, names, log)
+    out["per_affect"] = out.pop("per_class")
+    out["real_accuracy"] = float(np.mean(class_predictor(classifier)(images) == np.asarray(classes)))
+    return out
 
 
 def character_preservation(model, images, classes, characters, classifier, batch_size: int = 64) -> dict:
     """Share of transfers (every face to every affect) still classified as the source character."""
-    predict = class_predictor(classifier)
-    n_classes = model.config.n_classes
-    characters = np.asarray(characters, np.int64)
-    hits = [np.mean(predict(transfer(model, images, classes, np.full(len(images), k), batch_size)) == characters)
-            for k in range(n_classes)]
-    return {"share_recognised": float(np.mean(hits)),
-            "share_unedited": float(np.mean(predict(np.asarray(images, np.float32)) == characters)),
-            "n_images": int(n_classes * len(images))}
+    return preservation(lambda x, k: transfer(model, x, classes, np.full(len(x), k), batch_size), images,
+                        characters, model.config.n_classes, classifier)
 
 
 # ----------------------------------------------------------------------------------------------------------------
