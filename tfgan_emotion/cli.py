@@ -134,17 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     ed = sub.add_parser("edit", help="edit faces with an exported run",
                         description="Edit a face (or every image of a folder) with a trained run's exported model. "
-                        "CAAE: --valence V --arousal A, or --grid for the 7x7 sheet of paper 001. FExGAN: --affect joy "
-                        "(or anger+sadness, or a vector of 7 numbers), or --grid for every affect.")
+                        "CAAE: --valence V --arousal A, or --grid for the 7x7 sheet of paper 001. FExGAN: --affect "
+                        "joy (or anger+sadness, or a vector of 7 numbers), or --grid for every affect. fer2013 DCGAN: "
+                        "--affect happy (a fer2013 label name or index), or --grid for every label.")
     ed.add_argument("--run", type=Path, required=True, help="run directory (printed at the end of training)")
     ed.add_argument("--image", type=Path, required=True, help="an image file or a folder of images")
     ed.add_argument("-o", "--output", type=Path, required=True, help="output PNG (or folder, for a folder input)")
     ed.add_argument("--valence", type=float, help="target valence in [-1, 1] (CAAE)")
     ed.add_argument("--arousal", type=float, help="target arousal in [-1, 1] (CAAE)")
-    ed.add_argument("--affect", help="target affect (FExGAN): a name, two names joined by '+', or a "
-                    "comma-separated vector")
+    ed.add_argument("--affect", help="target affect: FExGAN a name, two names joined by '+', or a "
+                    "comma-separated vector; fer2013 DCGAN a label name or index")
     ed.add_argument("--grid", action="store_true", help="write a sheet instead: the 7x7 valence x arousal grid "
-                    "(CAAE) or every affect (FExGAN)")
+                    "(CAAE) or every affect / label (FExGAN, fer2013 DCGAN)")
     ed.set_defaults(func=cmd_edit)
 
     x = sub.add_parser("export", help="export a run's networks as .keras files and a SavedModel")

@@ -102,6 +102,17 @@ def parse_affect(text: str, names: tuple[str, ...]) -> np.ndarray:
     return v
 
 
+def parse_label(text: str, names: tuple[str, ...]) -> int:
+    """One class by name (``happy``) or index (``3``) for the one-hot label models."""
+    text = str(text).strip().lower()
+    if text.isdigit() and int(text) < len(names):
+        return int(text)
+    if text not in names:
+        raise ValueError(f"--affect {text!r} is not a label of this model; choose from {', '.join(names)} "
+                         f"(or an index 0-{len(names) - 1})")
+    return names.index(text)
+
+
 def fexgan_edit(model, images: np.ndarray, affect: np.ndarray) -> np.ndarray:
     n = len(images)
     return model.transfer(image=images.astype(np.float32),
@@ -132,6 +143,7 @@ def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, aff
     CAAE runs take ``valence`` and ``arousal`` (or ``grid``: the 7x7 sheet); FExGAN runs take ``affect`` (see
     :func:`parse_affect`; or ``grid``: the input and every affect in one row)."""
     from PIL import Image
+    from .training import image_grid
 
     cfg, model = load_run(run_dir)
     system = cfg.get("config", {}).get("system", cfg.get("system"))
@@ -153,6 +165,22 @@ def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, aff
         def one(face):
             return fexgan_grid_sheet(model, face, names) if grid else to_uint8(fexgan_edit(model, face[None],
                                                                                            vector)[0])
+    elif system == "dcgan":
+        from .data import labels as label_sets
+
+        names = label_sets.FER2013.names
+        if not grid and affect is None:
+            raise ValueError(f"give --affect (one of {', '.join(names)}), or --grid for every label")
+        label = None if grid else parse_label(affect, names)
+
+        def one(face):
+            k = len(names)
+            if grid:
+                out = model.transfer(image=np.repeat(face[None], k, axis=0).astype(np.float32),
+                                     label=np.arange(k, dtype=np.int32))["image"].numpy()
+                return image_grid(np.concatenate([face[None], out]), k + 1)
+            return to_uint8(model.transfer(image=face[None].astype(np.float32),
+                                           label=np.array([label], np.int32))["image"].numpy()[0])
     else:
         raise ValueError(f"editing for system {system!r} arrives with its own issue; this run cannot be edited yet")
     files = input_files(image)

@@ -1,0 +1,123 @@
+"""fer2013 conditional DCGAN evaluation (paper 003 section 3; issue #6).
+
+The paper judges its results by eye (Fig. 5-7); we add numbers (ours):
+
+- :func:`reconstruction`: the encoder's reconstruction error, mean (x - G(E(x, y), y))^2 (and the mean absolute
+  error) on held-out faces with their own labels (what paper eq. 14 minimises).
+- :func:`transfer_table`: an expression classifier trained on the training images reads every face transferred to
+  every label: accuracy per target label.
+- :func:`frechet_distance_real_generated`: Frechet distance between that classifier's penultimate features of
+  real held-out faces and of generated faces G(z, y) with z ~ U(-1, 1) and the real faces' labels.
+- identity preservation on synthetic faces: :func:`common.preservation` with an identity classifier.
+
+Figures: :func:`save_gallery` (Fig. 5: the 8x8 sample grids written during training, at several steps),
+:func:`save_label_sheet` (Fig. 6: faces -> E -> G with label happy; Fig. 7: the same faces with every label).
+``model`` is a :class:`tfgan_emotion.gans.dcgan.DCGAN`.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..data import labels as label_sets
+from .common import check_images, classifier_features, figure, show_image_rows, transfer_accuracy
+from .metrics import frechet_distance
+
+VOCAB = label_sets.FER2013.names
+
+
+def _one_hot(classes, n):
+    return np.eye(n, dtype=np.float32)[np.asarray(classes, np.int64)]
+
+
+def transfer(model, images, classes, batch_size: int = 128) -> np.ndarray:
+    """G(E(x, y), y) for the target ``classes`` (one per image)."""
+    images = check_images(images)
+    y = _one_hot(classes, model.config.n_classes)
+    return np.concatenate([model.transfer(images[s:s + batch_size], y[s:s + batch_size]).numpy()
+                           for s in range(0, len(images), batch_size)])
+
+
+def generate(model, n: int, classes, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """G(z, y) for z ~ U(-1, 1)^z_dim (seeded) and the given ``classes``."""
+    c = model.config
+    z = np.random.default_rng(seed).uniform(-1, 1, (n, c.z_dim)).astype(np.float32)
+    y = _one_hot(classes, c.n_classes)
+    return np.concatenate([model.generator([z[s:s + batch_size], y[s:s + batch_size]], training=False).numpy()
+                           for s in range(0, n, batch_size)]).astype(np.float32)
+
+
+def reconstruction(model, images, classes) -> dict:
+    """Encoder reconstruction error on faces with their own labels: {"mse", "mae", "n"}."""
+    images = check_images(images)
+    rec = transfer(model, images, classes)
+    return {"mse": float(np.mean((rec - images) ** 2)), "mae": float(np.mean(np.abs(rec - images))),
+            "n": int(len(images))}
+
+
+def transfer_table(model, images, classifier, log=print) -> dict:
+    """Per-target-label accuracy of ``classifier`` on every face transferred to every label."""
+    n = model.config.n_classes
+    out = transfer_accuracy(lambda x, k: transfer(model, x, np.full(len(x), k)), images, n, classifier,
+                            VOCAB if n == len(VOCAB) else None, log)
+    out["per_label"] = out.pop("per_class")
+    return out
+
+
+def frechet_distance_real_generated(model, classifier, images, classes, seed: int = 0) -> dict:
+    """Frechet distance between classifier features of real faces and of as many generated faces (same labels)."""
+    images = check_images(images)
+    fake = generate(model, len(images), classes, seed=seed)
+    d = frechet_distance(classifier_features(classifier, images), classifier_features(classifier, fake))
+    return {"frechet_distance": float(d), "n": int(len(images)), "features": "expression classifier fc1"}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Figures
+# ----------------------------------------------------------------------------------------------------------------
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def _step_of(path: Path) -> int:
+    return int(re.findall(r"\d+", path.stem)[-1])
+
+
+def save_gallery(samples_dir, path, steps_per_epoch: int, max_panels: int = 6, last_step: int | None = None
+                 ) -> Path | None:
+    """Fig. 5: up to ``max_panels`` sample grids written during training up to ``last_step`` (the end of the
+    cDCGAN phase: G is frozen afterwards), evenly spaced, first and last included, side by side, titled by epoch.
+    None when no sample grid exists."""
+    from PIL import Image
+
+    files = sorted(f for f in Path(samples_dir).glob("step_*.png") if last_step is None or _step_of(f) <= last_step)
+    if not files:
+        return None
+    pick = sorted({int(round(i)) for i in np.linspace(0, len(files) - 1, min(max_panels, len(files)))})
+    files = [files[i] for i in pick]
+    fig = figure((3.2 * len(files), 3.6))
+    axes = np.atleast_1d(fig.subplots(1, len(files)))
+    for ax, f in zip(axes, files):
+        step = _step_of(f)
+        ax.imshow(np.asarray(Image.open(f)), cmap="gray", interpolation="nearest")
+        ax.set_title(f"step {step} (epoch {step / max(1, steps_per_epoch):.1f})", fontsize=9)
+        ax.axis("off")
+    fig.suptitle("Generated samples over training, one label per row (paper Fig. 5)")
+    return _save(fig, path)
+
+
+def save_label_sheet(model, faces, path, labels=None, title: str = "") -> Path:
+    """Rows: ``faces``; columns: the input, then G(E(x, y), y) for each of ``labels`` (default every class)."""
+    faces = check_images(faces)
+    n_classes = model.config.n_classes
+    labels = list(range(n_classes)) if labels is None else list(labels)
+    cols = [faces] + [transfer(model, faces, np.full(len(faces), k)) for k in labels]
+    fig = figure((1.1 * (len(labels) + 1) + 1.0, 1.1 * len(faces) + 0.8))
+    show_image_rows(fig, np.stack(cols, axis=1), col_titles=["input"] + [VOCAB[k] for k in labels],
+                    row_titles=[""] * len(faces), title=title)
+    return _save(fig, path)
