@@ -119,8 +119,9 @@ def build_classifier(image_size: int, channels: int, n_classes: int, width: floa
 
 def train_classifier(images, labels, steps: int, batch_size: int = 64, width: float = 1.0, lr: float = 1e-3,
                      seed: int = 0, what: str = "classifier",
-                     log: Callable[[str], None] | None = print) -> keras.Model:
-    """Train :func:`build_classifier` with Adam (``lr``) and softmax cross-entropy on integer ``labels``.
+                     log: Callable[[str], None] | None = print, model: keras.Model | None = None) -> keras.Model:
+    """Train :func:`build_classifier` (or ``model``, any image -> logits network) with Adam (``lr``) and softmax
+    cross-entropy on integer ``labels``.
 
     The model outputs logits; its attribute ``class_ids`` (tuple of ints) maps output k back to the label value
     (labels need not be 0..K-1). ``what`` names it in the progress lines. The training accuracy is logged."""
@@ -135,7 +136,8 @@ def train_classifier(images, labels, steps: int, batch_size: int = 64, width: fl
     if len(uniq) < 2:
         raise ValueError(f"{what} needs at least two classes")
     _, h, _, c = images.shape
-    model = build_classifier(h, c, len(uniq), width, seed, name=what.replace(" ", "_"))
+    if model is None:
+        model = build_classifier(h, c, len(uniq), width, seed, name=what.replace(" ", "_"))
     opt = keras.optimizers.Adam(learning_rate=lr)
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -251,3 +253,43 @@ def classifier_features(classifier: keras.Model, images, layer: str = "fc1", bat
     fn = inference_fn(feats)
     return np.concatenate([fn(tf.convert_to_tensor(images[s:s + batch_size])).numpy()
                            for s in range(0, len(images), batch_size)]).astype(np.float64)
+
+
+def train_regressor(model: keras.Model, images, targets, steps: int, batch_size: int = 64, lr: float = 1e-3,
+                    seed: int = 0, what: str = "regressor", log: Callable[[str], None] | None = print) -> keras.Model:
+    """Train ``model`` (images -> [N, k] values) with Adam (``lr``) and the mean squared error to ``targets``."""
+    images = check_images(images)
+    targets = np.asarray(targets, np.float32).reshape(len(images), -1)
+    opt = keras.optimizers.Adam(learning_rate=lr)
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    opt.build(model.trainable_variables)
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.cast(model(x, training=True), tf.float32) - y))
+            scaled = opt.scale_loss(loss)
+        opt.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    if log is not None:
+        log(f"{what}: {len(images)} images, {steps} steps of batch {batch_size}, Adam lr {lr}, MSE")
+    progress = Progress(what, steps, "steps", log)
+    window = []
+    for step, (x, y) in enumerate(index_batches(len(images), int(batch_size), seed, (images, targets)).take(steps),
+                                  start=1):
+        window.append(train_step(x, y))
+        if progress.due(step):
+            loss = float(tf.reduce_mean(tf.stack(window)))
+            window = []
+            progress.update(step, f"  MSE {loss:.4f}")
+    return model
+
+
+def predict(model: keras.Model, images, batch_size: int = 256) -> np.ndarray:
+    """The model's float32 outputs for ``images`` in batches, in inference mode."""
+    images = check_images(images)
+    fn = inference_fn(model)
+    return np.concatenate([fn(tf.convert_to_tensor(images[s:s + batch_size])).numpy()
+                           for s in range(0, len(images), batch_size)])
