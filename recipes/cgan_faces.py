@@ -1,10 +1,12 @@
-"""paper 000 (Mertes et al.), label-interpolation cGAN on FACES.
+"""Label-interpolation cGAN on FACES (paper 000, Mertes et al.; SPECS "Label-interpolation cGAN").
 
-Placeholder until issue #7 lands: it says so and trains nothing.
+Trains a conditional DCGAN on one-hot labels, then queries it with labels between classes and measures what
+comes out (tfgan_emotion/cgan_recipe.py has the details). --data-dir reads the real dataset; without it the
+built-in stand-in is used. --help lists every flag.
 """
 import sys
 
-from tfgan_emotion.run import pending_recipe
+from tfgan_emotion.cgan_recipe import main
 
 if __name__ == "__main__":
-    sys.exit(pending_recipe("cgan_faces", "paper 000 (Mertes et al.), label-interpolation cGAN on FACES", 7))
+    sys.exit(main("faces"))

@@ -63,7 +63,7 @@ def test_networks_take_non_binary_labels_and_have_the_documented_shapes(size, ch
     assert img.shape == (2, size, size, channels) and np.abs(img).max() <= 1.0
     assert d([tf.constant(img), v], training=False).shape == (2, 1)
     with pytest.raises(ValueError, match="image_size"):
-        N.build(64, 3, n)
+        N.build(48, 3, n)
 
 
 def test_interpolating_moves_the_classifier_towards_the_target_class(float32_policy):

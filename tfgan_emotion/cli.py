@@ -81,7 +81,12 @@ def cmd_edit(args) -> int:
     from . import editing
 
     try:
-        editing.run_edit(args.run, args.image, args.output, args.valence, args.arousal, args.grid, args.affect)
+        if args.mix:
+            editing.run_mix(args.run, args.output, args.mix, n=args.count, seed=args.seed)
+        elif args.image is None:
+            raise ValueError("give --image (a face or a folder) to edit, or --mix for a label-interpolation cGAN run")
+        else:
+            editing.run_edit(args.run, args.image, args.output, args.valence, args.arousal, args.grid, args.affect)
     except (FileNotFoundError, ValueError) as e:
         print(f"tfgan-emotion edit: {e}", file=sys.stderr)
         return 2
@@ -136,14 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Edit a face (or every image of a folder) with a trained run's exported model. "
                         "CAAE: --valence V --arousal A, or --grid for the 7x7 sheet of paper 001. FExGAN: --affect "
                         "joy (or anger+sadness, or a vector of 7 numbers), or --grid for every affect. fer2013 DCGAN: "
-                        "--affect happy (a fer2013 label name or index), or --grid for every label.")
+                        "--affect happy (a fer2013 label name or index), or --grid for every label. Label-interpolation cGAN: "
+                        "--mix neutral=0.3,happiness=0.7 (no --image).")
     ed.add_argument("--run", type=Path, required=True, help="run directory (printed at the end of training)")
-    ed.add_argument("--image", type=Path, required=True, help="an image file or a folder of images")
+    ed.add_argument("--image", type=Path, help="an image file or a folder of images (not with --mix)")
     ed.add_argument("-o", "--output", type=Path, required=True, help="output PNG (or folder, for a folder input)")
     ed.add_argument("--valence", type=float, help="target valence in [-1, 1] (CAAE)")
     ed.add_argument("--arousal", type=float, help="target arousal in [-1, 1] (CAAE)")
     ed.add_argument("--affect", help="target affect: FExGAN a name, two names joined by '+', or a "
                     "comma-separated vector; fer2013 DCGAN a label name or index")
+    ed.add_argument("--mix", help="label-interpolation cGAN runs: images for a mixed label, e.g. "
+                    "neutral=0.3,happiness=0.7 (weights sum to 1)")
+    ed.add_argument("--count", type=int, default=8, help="images to draw for --mix (default 8)")
+    ed.add_argument("--seed", type=int, default=0, help="noise seed for --mix (default 0)")
     ed.add_argument("--grid", action="store_true", help="write a sheet instead: the 7x7 valence x arousal grid "
                     "(CAAE) or every affect / label (FExGAN, fer2013 DCGAN)")
     ed.set_defaults(func=cmd_edit)

@@ -137,6 +137,32 @@ def _check_caae_args(valence, arousal, grid):
             raise ValueError(f"--{name} must be in [-1, 1], got {val}")
 
 
+def run_mix(run_dir, output, mix: str, n: int = 8, seed: int = 0, log=print) -> Path:
+    """Label-interpolation cGAN runs: ``n`` images (one row, z ~ U(-1, 1), seeded) for a mixed label such as
+    ``"neutral=0.3,happiness=0.7"`` (weights summing to 1, paper 000 eq. 2)."""
+    from PIL import Image
+
+    from .conditioning import parse_mix
+    from .data import labels as label_sets
+    from .training import image_grid
+
+    cfg, model = load_run(run_dir)
+    c = cfg["config"]
+    if c.get("system") != "cgan":
+        raise ValueError("--mix is for the label-interpolation cGAN runs (recipes/cgan_*.py); this run is "
+                         f"{c.get('system')!r}")
+    names = {"fashion_mnist": label_sets.FASHION_MNIST, "cifar10": label_sets.CIFAR10,
+             "faces": label_sets.FACES}[c["dataset"]].names
+    v = parse_mix(mix, names)
+    z = np.random.default_rng(seed).uniform(-1, 1, (n, c["z_dim"])).astype(np.float32)
+    out = model.generate(z=z, label=np.tile(v, (n, 1)))["image"].numpy()
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_grid(out, n)).save(path)
+    log(f"{n} images for {mix} -> {path}")
+    return path
+
+
 def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, affect=None, log=print) -> list[Path]:
     """Edit one image or every image of a folder; returns the written files.
 

@@ -15,7 +15,8 @@ output, 5x5 kernels, stride-2 transposed convs):
   (0.2), down to 7x7 (28x28) or 4x4 -> flatten -> dense 1 (logit).
 
 Per-size widths (``ARCHS``; ``width`` multiplies them): 28x28 G 256-128 / D 64-128; 32x32 G 512-256-128 / D
-64-128-256; 256x256 G 1024-512-256-128-64-32 / D 32-64-128-256-512-512.
+64-128-256; 256x256 G 1024-512-256-128-64-32 / D 32-64-128-256-512-512; 64x64 (only for the shrunk synthetic
+FACES run) G 512-256-128-64 / D 64-128-256-512.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ SLOPE = 0.2
 ARCHS = {
     28: (7, (256, 128), (64, 128)),
     32: (4, (512, 256, 128), (64, 128, 256)),
+    64: (4, (512, 256, 128, 64), (64, 128, 256, 512)),     # (ours) the shrunk synthetic FACES run
     256: (4, (1024, 512, 256, 128, 64, 32), (32, 64, 128, 256, 512, 512)),
 }
 
