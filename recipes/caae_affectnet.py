@@ -108,7 +108,6 @@ def resolve(args):
 
 def load_data(args, synthetic, cfg, ev):
     """(training dataset of dicts, steps per epoch or None, held-out arrays, training arrays for the regressors)."""
-    import numpy as np
     import tensorflow as tf
 
     keys = ("image", "valence", "arousal")
@@ -120,23 +119,16 @@ def load_data(args, synthetic, cfg, ev):
         ds = tf.data.Dataset.from_tensor_slices({k: train[k] for k in keys})
         ds = ds.shuffle(len(train["image"]), seed=args.seed, reshuffle_each_iteration=True)
         return ds, len(train["image"]) // cfg.batch_size, held, train
-    from tfgan_emotion.data import affectnet
+    from tfgan_emotion.data import affectnet, pipeline
 
     ds, summary = affectnet.load(args.data_dir, "train", image_size=cfg.image_size, channels=cfg.channels,
                                  oversample=args.oversample, shuffle_files=True, seed=args.seed)
     steps_per_epoch = max(1, summary.emitted // cfg.batch_size) if summary.emitted else None
     ds = ds.map(lambda e: {k: e[k] for k in keys}, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def take(d, n):
-        out = {k: [] for k in keys}
-        for e in d.take(n).as_numpy_iterator():
-            for k in keys:
-                out[k].append(e[k])
-        return {k: np.stack(v) for k, v in out.items()}
-
     val_ds, _ = affectnet.load(args.data_dir, "validation", image_size=cfg.image_size, channels=cfg.channels)
-    held = take(val_ds, ev["eval_faces"])
-    reg_train = take(ds, args.regressor_images) if not args.skip_eval else None
+    held = pipeline.take_arrays(val_ds, keys, ev["eval_faces"])
+    reg_train = pipeline.take_arrays(ds, keys, args.regressor_images) if not args.skip_eval else None
     return ds, steps_per_epoch, held, reg_train
 
 

@@ -46,7 +46,6 @@ def parser():
 
 def load_data(args, synthetic, cfg, ev):
     """(training dataset, steps per epoch, training arrays for the classifiers, held-out arrays)."""
-    import numpy as np
     import tensorflow as tf
 
     keys = ("image", "expression")
@@ -58,7 +57,7 @@ def load_data(args, synthetic, cfg, ev):
         ds = tf.data.Dataset.from_tensor_slices({k: train[k] for k in keys})
         ds = ds.shuffle(len(train["image"]), seed=args.seed, reshuffle_each_iteration=True)
         return ds, len(train["image"]) // cfg.batch_size, train, held
-    from tfgan_emotion.data import fer2013
+    from tfgan_emotion.data import fer2013, pipeline
 
     release = fer2013.detect_release(args.data_dir)
     usage = None if args.usage == "all" and release == "csv" else ("train" if args.usage == "all" else args.usage)
@@ -67,17 +66,10 @@ def load_data(args, synthetic, cfg, ev):
         raise ValueError(f"no usable fer2013 images in {args.data_dir} (usage {args.usage})")
     ds = ds.map(lambda e: {k: e[k] for k in keys})
 
-    def take(d, n):
-        out = {k: [] for k in keys}
-        for e in d.take(n).as_numpy_iterator():
-            for k in keys:
-                out[k].append(e[k])
-        return {k: np.stack(v) for k, v in out.items()}
-
     held_split = "PrivateTest" if release == "csv" else "test"
     held_ds, _ = fer2013.load(args.data_dir, held_split, verbose=False)
-    held = take(held_ds, ev["eval_faces"])
-    train = take(ds, 20000) if not args.skip_eval else None
+    held = pipeline.take_arrays(held_ds, keys, ev["eval_faces"])
+    train = pipeline.take_arrays(ds, keys, 20000) if not args.skip_eval else None
     return ds, max(1, summary.kept // cfg.batch_size), train, held
 
 

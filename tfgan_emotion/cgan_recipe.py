@@ -72,14 +72,6 @@ def parser(setup: Setup):
     return p
 
 
-def _arrays(ds, n=None):
-    out = {}
-    for e in (ds if n is None else ds.take(n)).as_numpy_iterator():
-        for k in ("image", "expression"):
-            out.setdefault(k, []).append(e[k])
-    return {k: np.stack(v) for k, v in out.items()}
-
-
 def load_data(setup: Setup, args, synthetic: bool, size: int, ev: dict):
     """(training arrays, held-out arrays) with ``image`` in [-1, 1] and ``expression`` (class index)."""
     from .data import pipeline
@@ -94,13 +86,14 @@ def load_data(setup: Setup, args, synthetic: bool, size: int, ev: dict):
     reader = pipeline.READERS[setup.dataset]
     if setup.dataset == "faces":
         ds, _ = reader.load(args.data_dir, "all", image_size=size, channels=setup.channels)
-        data = _arrays(ds)
+        data = pipeline.take_arrays(ds, ("image", "expression"))
         # FACES has no test split; the paper trains on all 2,052 images. The classifier-free faces evaluation needs
         # none, so held-out = a view of the training images.
         return data, data
     train_ds, _ = reader.load(args.data_dir, "train", image_size=size, channels=setup.channels)
     test_ds, _ = reader.load(args.data_dir, "test", image_size=size, channels=setup.channels, verbose=False)
-    return _arrays(train_ds), _arrays(test_ds, 5000)
+    keys = ("image", "expression")
+    return pipeline.take_arrays(train_ds, keys), pipeline.take_arrays(test_ds, keys, 5000)
 
 
 def _va_data(args, size: int, n: int):

@@ -764,6 +764,16 @@ def finish(scan: Scan, image_size, channels: int, *, shuffle_files: bool, seed: 
     return scan.dataset(image_size, channels, shuffle_files=shuffle_files, seed=seed), scan.summary
 
 
+def take_arrays(dataset: tf.data.Dataset, keys, n: int | None = None) -> dict[str, np.ndarray]:
+    """The first ``n`` examples (all when None) of an unbatched dataset of dicts as stacked numpy arrays of ``keys``
+    (for evaluation sets and classifier training data held in memory)."""
+    out = {k: [] for k in keys}
+    for e in (dataset if n is None else dataset.take(n)).as_numpy_iterator():
+        for k in keys:
+            out[k].append(e[k])
+    return {k: np.stack(v) if v else np.zeros((0,)) for k, v in out.items()}
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Registry and `tfgan-emotion data summary`
 # --------------------------------------------------------------------------------------------------------------------

@@ -138,6 +138,23 @@ def train_classifier(images, labels, steps: int, batch_size: int = 64, width: fl
     _, h, _, c = images.shape
     if model is None:
         model = build_classifier(h, c, len(uniq), width, seed, name=what.replace(" ", "_"))
+    if log is not None:
+        log(f"{what}: {len(images)} images of {len(uniq)} classes, {steps} steps of batch {batch_size}, Adam lr {lr}")
+
+    def cross_entropy(logits, y):
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+
+    _fit(model, cross_entropy, images, cls.astype(np.int32), steps, batch_size, lr, seed, what, "cross-entropy", log)
+    model.class_ids = tuple(int(i) for i in uniq)
+    if log is not None:
+        acc = float(np.mean(class_predictor(model)(images[:4096]) == ids[:4096]))
+        log(f"{what}: accuracy on its training images {acc:.3f}")
+    return model
+
+
+def _fit(model, loss_fn, images, targets, steps: int, batch_size: int, lr: float, seed: int, what: str,
+         loss_name: str, log) -> None:
+    """Adam on ``loss_fn(float32 outputs, targets)`` over shuffled batches, with progress lines."""
     opt = keras.optimizers.Adam(learning_rate=lr)
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -146,28 +163,20 @@ def train_classifier(images, labels, steps: int, batch_size: int = 64, width: fl
     @tf.function
     def train_step(x, y):
         with tf.GradientTape() as tape:
-            logits = tf.cast(model(x, training=True), tf.float32)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            loss = loss_fn(tf.cast(model(x, training=True), tf.float32), y)
             scaled = opt.scale_loss(loss)
         opt.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
         return loss
 
-    if log is not None:
-        log(f"{what}: {len(images)} images of {len(uniq)} classes, {steps} steps of batch {batch_size}, Adam lr {lr}")
     progress = Progress(what, steps, "steps", log)
     window = []
-    ds = index_batches(len(images), int(batch_size), seed, (images, cls.astype(np.int32)))
-    for step, (x, y) in enumerate(ds.take(steps), start=1):
+    for step, (x, y) in enumerate(index_batches(len(images), int(batch_size), seed, (images, targets)).take(steps),
+                                  start=1):
         window.append(train_step(x, y))
         if progress.due(step):
             loss = float(tf.reduce_mean(tf.stack(window)))
             window = []
-            progress.update(step, f"  cross-entropy {loss:.3f}")
-    model.class_ids = tuple(int(i) for i in uniq)
-    if log is not None:
-        acc = float(np.mean(class_predictor(model)(images[:4096]) == ids[:4096]))
-        log(f"{what}: accuracy on its training images {acc:.3f}")
-    return model
+            progress.update(step, f"  {loss_name} {loss:.4g}")
 
 
 def class_predictor(classifier) -> Callable[[np.ndarray], np.ndarray]:
@@ -260,30 +269,13 @@ def train_regressor(model: keras.Model, images, targets, steps: int, batch_size:
     """Train ``model`` (images -> [N, k] values) with Adam (``lr``) and the mean squared error to ``targets``."""
     images = check_images(images)
     targets = np.asarray(targets, np.float32).reshape(len(images), -1)
-    opt = keras.optimizers.Adam(learning_rate=lr)
-    if keras.mixed_precision.global_policy().name == "mixed_float16":
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    opt.build(model.trainable_variables)
-
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(tf.cast(model(x, training=True), tf.float32) - y))
-            scaled = opt.scale_loss(loss)
-        opt.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
-        return loss
-
     if log is not None:
         log(f"{what}: {len(images)} images, {steps} steps of batch {batch_size}, Adam lr {lr}, MSE")
-    progress = Progress(what, steps, "steps", log)
-    window = []
-    for step, (x, y) in enumerate(index_batches(len(images), int(batch_size), seed, (images, targets)).take(steps),
-                                  start=1):
-        window.append(train_step(x, y))
-        if progress.due(step):
-            loss = float(tf.reduce_mean(tf.stack(window)))
-            window = []
-            progress.update(step, f"  MSE {loss:.4f}")
+
+    def mse(out, y):
+        return tf.reduce_mean(tf.square(out - y))
+
+    _fit(model, mse, images, targets, steps, batch_size, lr, seed, what, "MSE", log)
     return model
 
 
