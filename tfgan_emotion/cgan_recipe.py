@@ -195,8 +195,7 @@ def main(dataset: str, argv=None) -> int:
     size = getattr(args, "image_size", None) or (setup.synth["image_size"] if synthetic else None) or setup.size
     width = args.width if args.width is not None else (setup.synth["width"] if synthetic else 1.0)
     keys = ("noise_vectors", "regressor_steps") if dataset == "faces" else ("noise_vectors", "classifier_steps")
-    ev = {k: getattr(args, k) if getattr(args, k) is not None else
-          (SMOKE if args.smoke else setup.synth if synthetic else setup.real)[k] for k in keys}
+    ev = {k: run.setting(args, k, synthetic, SMOKE, setup.synth, setup.real) for k in keys}
     ev["train_images"] = (SMOKE if args.smoke else setup.synth)["train_images"]
     log = lambda m: print(f"[{recipe}] {m}", file=sys.stderr, flush=True)  # noqa: E731
     from .gans.cgan import CGAN, CGANConfig, saved_model_endpoints
