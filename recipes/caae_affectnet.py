@@ -188,12 +188,11 @@ def main(argv=None) -> int:
     result = r.train(model, ds, steps)
     if result is None:
         return 3
-    if not r.runtime.is_chief:
+    done = r.finish(model, result, {"evaluation_settings": ev}, saved_model_endpoints(model),
+                    lambda: evaluate(r, model, cfg, ev, held, train, synthetic, log))
+    if done is None:
         return 0
-    metrics = {"evaluation_settings": ev}
-    if not args.skip_eval:
-        metrics.update(evaluate(r, model, cfg, ev, held, train, synthetic, log))
-    md = r.finish(model, result, metrics, saved_model_endpoints(model))
+    metrics, md = done
     t4 = metrics.get("table4_edits", {}).get("all", {})
     if t4:
         log(f"edited faces: valence CCC {t4['valence']['ccc']:.3f}, arousal CCC {t4['arousal']['ccc']:.3f} "

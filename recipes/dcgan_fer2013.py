@@ -172,12 +172,12 @@ def main(argv=None) -> int:
         if result is None:
             return 3
         per_phase[phase] = result.to_dict()
-    if not r.runtime.is_chief:
+    done = r.finish(model, result, {"training_phases": per_phase, "evaluation_settings": ev},
+                    saved_model_endpoints(model),
+                    lambda: evaluate(r, model, cfg, ev, train, held, synthetic, steps_per_epoch, log))
+    if done is None:
         return 0
-    metrics = {"training_phases": per_phase, "evaluation_settings": ev}
-    if not args.skip_eval:
-        metrics.update(evaluate(r, model, cfg, ev, train, held, synthetic, steps_per_epoch, log))
-    md = r.finish(model, result, metrics, saved_model_endpoints(model))
+    metrics, md = done
     tr = metrics.get("transfer")
     if tr:
         log(f"transferred faces: expression classifier accuracy {tr['mean']:.3f} over the 7 target labels "

@@ -203,12 +203,11 @@ def main(argv=None) -> int:
     result = r.train(model, ds, steps)
     if result is None:
         return 3
-    if not r.runtime.is_chief:
+    done = r.finish(model, result, {"evaluation_settings": ev}, saved_model_endpoints(model),
+                    lambda: evaluate(r, model, cfg, ev, train, val, synthetic, log))
+    if done is None:
         return 0
-    metrics = {"evaluation_settings": ev}
-    if not args.skip_eval:
-        metrics.update(evaluate(r, model, cfg, ev, train, val, synthetic, log))
-    md = r.finish(model, result, metrics, saved_model_endpoints(model))
+    metrics, md = done
     tr = metrics.get("transfer")
     if tr:
         log(f"transferred faces: expression classifier accuracy {tr['mean']:.3f} over the 7 target affects "

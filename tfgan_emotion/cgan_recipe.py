@@ -236,13 +236,12 @@ def main(dataset: str, argv=None) -> int:
     result = r.train(model, ds, steps)
     if result is None:
         return 3
-    if not r.runtime.is_chief:
+    done = r.finish(model, result, {"evaluation_settings": ev}, saved_model_endpoints(model),
+                    lambda: evaluate_faces(r, setup, model, ev, log) if dataset == "faces" else
+                    evaluate_classes(r, setup, model, train, held, ev, log))
+    if done is None:
         return 0
-    metrics = {"evaluation_settings": ev}
-    if not args.skip_eval:
-        metrics.update(evaluate_faces(r, setup, model, ev, log) if dataset == "faces" else
-                       evaluate_classes(r, setup, model, train, held, ev, log))
-    md = r.finish(model, result, metrics, saved_model_endpoints(model))
+    metrics, md = done
     if "interpolation" in metrics:
         i = metrics["interpolation"]
         log(f"target-class confidence from {i['mean_target'][0]:.3f} (source label) to {i['mean_target'][-1]:.3f} "

@@ -128,15 +128,20 @@ class Run:
             print(f"{self.recipe}: {e}", file=sys.stderr)
             return None
 
-    def finish(self, model, result, metrics: dict, endpoints: dict) -> Path:
-        """The end of every recipe: metrics.json (with the training summary first), the networks as ``.keras``
-        files and one SavedModel with ``endpoints``, and the report; returns report.md."""
+    def finish(self, model, result, metrics: dict, endpoints: dict, evaluate=None):
+        """The end of every recipe, on the chief only (None elsewhere): ``evaluate()`` (a dict of results, skipped
+        with --skip-eval) added to ``metrics``, metrics.json (with the training summary first), the networks as
+        ``.keras`` files and one SavedModel with ``endpoints``, and the report. Returns (metrics, report.md)."""
         from . import export, report
 
+        if not self.runtime.is_chief:
+            return None
+        if evaluate is not None and not getattr(self.args, "skip_eval", False):
+            metrics = {**metrics, **evaluate()}
         self.write_metrics({"training": result.to_dict(), **metrics}, result.step)
         export.export_networks(model.networks(), self.dir / "export")
         export.export_saved_model(self.dir / "export" / "saved_model", model.networks(), endpoints)
-        return report.write_report(self.dir, self.args.reports)
+        return metrics, report.write_report(self.dir, self.args.reports)
 
     def _write_config(self):
         if not self.runtime.is_chief:
