@@ -89,3 +89,49 @@ def test_interpolating_moves_the_classifier_towards_the_target_class(float32_pol
         conf.append(float(tf.reduce_mean(tf.nn.softmax(fn(x))[:, 1])))
     assert conf[-1] > conf[0] + 0.5, conf
     assert np.mean(np.diff(conf) >= -0.02) >= 0.8, conf      # rises (nearly) step by step
+
+
+def test_evaluation_readers_are_b0_and_mobilenetv2_built_to_train_from_scratch():
+    """EfficientNet-B0 / MobileNetV2 from keras.applications (weights=None), float32 even under the bf16 policy,
+    residual blocks starting as the identity, a zero classifier (uniform softmax at step 0), BN momentum 0.9."""
+    from tfgan_emotion.eval import cgan as E
+
+    before = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        clf = E.build_efficientnet(28, 1, 10, seed=0)
+        reg = E.build_mobilenet_regressor(32, 3, seed=0)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    assert keras.mixed_precision.global_policy().name == before
+    b0 = clf.get_layer("efficientnetb0")
+    assert b0.count_params() == 4049571                       # keras.applications EfficientNet-B0 without its top
+    bns = [layer for layer in b0.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    zeroed = [layer.name for layer in bns if not np.any(layer.gamma.numpy())]
+    assert len(zeroed) == 9 and all(n.endswith("project_bn") for n in zeroed)   # B0 has 9 identity-skip blocks
+    assert all(layer.momentum == 0.9 for layer in bns)
+    assert {layer.compute_dtype for layer in b0.layers + clf.layers} == {"float32"}
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)
+    logits = clf(x, training=False).numpy()
+    assert logits.shape == (3, 10) and np.allclose(logits, 0)
+    mob = reg.get_layer("mobilenetv2_1.00_32")
+    assert sum(not np.any(layer.gamma.numpy()) for layer in mob.layers
+               if isinstance(layer, keras.layers.BatchNormalization)) == 10   # MobileNetV2's 10 residual adds
+    va = reg(np.zeros((2, 32, 32, 3), np.float32), training=False).numpy()
+    assert va.shape == (2, 2) and np.all(np.abs(va) < 1)
+    # Nothing is stuck at zero: after two steps (the first only moves the zero head) every zeroed gamma has moved.
+    opt = keras.optimizers.Adam(1e-2)
+    for _ in range(2):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=tf.constant([0, 1, 2]), logits=clf(x, training=True)))
+        opt.apply(tape.gradient(loss, clf.trainable_variables), clf.trainable_variables)
+    assert all(np.any(b0.get_layer(n).gamma.numpy()) for n in zeroed)
+
+
+def test_warmup_cosine_schedule():
+    s = common.warmup_cosine(2e-3, 100)
+    lrs = np.array([float(s(i)) for i in range(101)])
+    assert lrs[0] == 0 and np.isclose(lrs.max(), 2e-3) and np.argmax(lrs) == 10
+    assert np.all(np.diff(lrs[:11]) > 0) and np.all(np.diff(lrs[10:]) <= 1e-12) and lrs[-1] < 1e-9
+    assert "warm-up to 0.002 over 10 steps" in common.describe_lr(s)

@@ -130,7 +130,8 @@ def evaluate_classes(r, setup, model, train, held, ev, log) -> dict:
     size = train["image"].shape[1]
     clf = E.build_efficientnet(size, setup.channels, n, seed=r.args.seed)
     common.train_classifier(train["image"], train["expression"], steps=ev["classifier_steps"], batch_size=64,
-                            seed=r.args.seed, what="EfficientNet-B0 classifier", log=log, model=clf)
+                            lr=common.warmup_cosine(E.EFFICIENTNET_LR, ev["classifier_steps"]), seed=r.args.seed,
+                            what="EfficientNet-B0 classifier", log=log, model=clf)
     acc = float(np.mean(common.class_predictor(clf)(held["image"]) == held["expression"]))
     log(f"EfficientNet-B0 accuracy on {len(held['image'])} held-out images: {acc:.3f}")
     if acc < 0.5 and not r.args.smoke:
