@@ -40,3 +40,15 @@ def mirrored_cpu():
     """One MirroredStrategy over the two logical CPUs for the whole session: separate MirroredStrategy objects over
     the same devices in one process allocate colliding collective instance keys, so their all-reduces mix up."""
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail the test if anything tries to reach the network (no weight or dataset downloads)."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)

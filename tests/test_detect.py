@@ -1,7 +1,6 @@
 """Face detection and cropping (tfgan_emotion.data.detect; paper 002 section V)."""
 import csv
 import math
-import socket
 
 import numpy as np
 import pytest
@@ -10,14 +9,7 @@ from PIL import Image
 from tfgan_emotion.data import detect
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Nothing in this module may reach the network (no weight downloads)."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def iou(a, b):

@@ -12,6 +12,10 @@ Frames: line ``i`` (1-based, after the header) is frame ``cropped_aligned/<video
 frames are counted. Without ``cropped_aligned/``, ``frames="ffmpeg"`` extracts every frame of
 ``<video>.mp4|avi|mkv|mov`` (a ``_left``/``_right`` annotation uses the video without the suffix) at the video's own
 frame rate into ``frames_dir``; those are whole frames, not face crops (face boxes: ``tfgan_emotion.data.detect``).
+``frames="extracted"`` reads whole frames that are already on disk at ``frames_dir/<video>/00001.jpg`` (the layout the
+ffmpeg path writes, and that of the usual ``ffmpeg -i <video> frames/<video>/%05d.jpg`` extraction; paper 002 V,
+"Building the CSV training file": frames "stored in dedicated folders"); a ``_left``/``_right`` annotation falls back
+to the folder without the suffix.
 
 Examples carry ``image`` and, by ``labels``: ``"expr"`` -> ``expression`` (Aff-Wild2 order, or AffectNet order with
 ``remap_to="affectnet"``: :func:`labels.remap`, "Other" dropped and counted), ``"va"`` -> ``valence``, ``arousal``;
@@ -37,6 +41,7 @@ EXPR_DIRS = ("EXPR_Classification_Challenge", "EXPR_Recognition_Challenge", "EXP
 VA_DIRS = ("VA_Estimation_Challenge", "VA_Set")
 SPLIT_DIRS = {"train": ("Train_Set", "Training_Set"), "validation": ("Validation_Set",)}
 FRAMES_DIR = "cropped_aligned"
+FRAME_SOURCES = ("auto", "cropped_aligned", "ffmpeg", "extracted")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov")
 EXPR_IGNORE = -1
 UNPARSABLE = -2
@@ -47,7 +52,7 @@ _SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validati
 
 
 # Folders holding one sub-folder or file per frame or video: never searched for annotations (millions of files).
-_NOT_SEARCHED = {FRAMES_DIR, "cropped", "videos", "batch1", "batch2", "new_vids"}
+_NOT_SEARCHED = {FRAMES_DIR, "cropped", "frames", "videos", "batch1", "batch2", "new_vids"}
 
 
 def _find_dir(root: Path, names: tuple[str, ...], depth: int = 3) -> Path | None:
@@ -187,8 +192,20 @@ def scan(
         raise ValueError(f"Aff-Wild2 split must be 'train' or 'validation', got {split!r}") from None
     if labels not in ("expr", "va", "both"):
         raise ValueError(f"labels must be 'expr', 'va' or 'both', got {labels!r}")
-    if frames not in ("auto", "cropped_aligned", "ffmpeg"):
-        raise ValueError(f"frames must be 'auto', 'cropped_aligned' or 'ffmpeg', got {frames!r}")
+    if frames not in FRAME_SOURCES:
+        raise ValueError(f"frames must be one of {', '.join(repr(f) for f in FRAME_SOURCES)}, got {frames!r}")
+    extracted_root = None
+    if frames == "extracted":
+        if frames_dir is None:
+            raise ValueError("Aff-Wild2: frames='extracted' reads frames already extracted at "
+                             "frames_dir/<video>/00001.jpg; pass frames_dir= (the folder holding one sub-folder per "
+                             "video), or use frames='ffmpeg' to extract them from the videos.")
+        extracted_root = Path(frames_dir).expanduser()
+        if not extracted_root.is_dir():
+            raise FileNotFoundError(f"Aff-Wild2: frames_dir {extracted_root} does not exist (frames='extracted' "
+                                    f"expects <frames_dir>/<video>/00001.jpg ...). Point frames_dir at the folder "
+                                    f"holding one sub-folder of frames per video, or use frames='ffmpeg' to "
+                                    f"extract them from the videos.")
     table = None
     if remap_to is not None:
         table = label_sets.remap(VOCABULARY, label_sets.vocabulary(remap_to))
@@ -216,8 +233,10 @@ def scan(
     else:
         names = list(expr_files if expr_files is not None else va_files)
 
-    frames_root = _find_dir(root, (FRAMES_DIR,), depth=2)
+    frames_root = extracted_root if extracted_root is not None else _find_dir(root, (FRAMES_DIR,), depth=2)
     use_ffmpeg = frames == "ffmpeg" or (frames == "auto" and frames_root is None)
+    if extracted_root is not None:
+        summary.note("whole video frames from frames_dir (no face crop)")
     if frames == "cropped_aligned" and frames_root is None:
         raise FileNotFoundError(f"Aff-Wild2: no {FRAMES_DIR}/ folder under {root}. Extract the cropped_aligned "
                                 f"frames there, or use frames='ffmpeg' with the videos.")
@@ -271,6 +290,13 @@ def scan(
             folder = extract_frames(video, frames_root / video.stem)
         else:
             folder = frames_root / stem
+            if extracted_root is not None and not folder.is_dir():
+                for suffix in ("_left", "_right"):  # two annotated people, one video (and one frame folder)
+                    if stem.endswith(suffix) and (frames_root / stem[: -len(suffix)]).is_dir():
+                        folder = frames_root / stem[: -len(suffix)]
+                if not folder.is_dir():
+                    summary.skip(f"{MISSING_FRAME} (no frame folder)", f"{frames_root / stem}", count=len(keep))
+                    continue
         present = set(os.listdir(folder)) if folder.is_dir() else set()
         for i in keep:
             frame = f"{i + 1:05d}.jpg"
@@ -317,8 +343,10 @@ def load(
     """Aff-Wild2 frames as unbatched dicts (module docstring) and their :class:`ReadSummary`.
 
     ``labels``: ``"expr"``, ``"va"`` or ``"both"``. ``remap_to``: a vocabulary name (``"affectnet"``, ``"ganmut"``)
-    to map expressions into. ``frames``: ``"cropped_aligned"``, ``"ffmpeg"`` or ``"auto"`` (cropped_aligned when
-    present). ``frames_dir``: where ffmpeg frames are written (default ``~/.cache/tfgan_emotion/affwild2_frames``).
+    to map expressions into. ``frames``: ``"cropped_aligned"``, ``"ffmpeg"``, ``"extracted"`` or ``"auto"``
+    (cropped_aligned when present, else ffmpeg). ``frames_dir``: where ffmpeg frames are written (default
+    ``~/.cache/tfgan_emotion/affwild2_frames``), or, with ``"extracted"``, where the extracted frames are read
+    (required).
     """
     result = scan(data_dir, split, labels=labels, remap_to=remap_to, frames=frames, frames_dir=frames_dir,
                   check=check)

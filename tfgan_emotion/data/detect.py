@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import os
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -101,11 +102,14 @@ class MTCNNDetector(Detector):
                               "pip install 'mtcnn>=1.0'") from err
         if len(thresholds) != 3:
             raise ValueError(f"thresholds are (P-Net, R-Net, O-Net), got {thresholds!r}")
+        from ..runtime import float32_policy
+
         self.device = device or _default_device()
         self._kwargs = dict(min_face_size=int(min_face_size), scale_factor=float(scale_factor),
                             threshold_pnet=float(thresholds[0]), threshold_rnet=float(thresholds[1]),
                             threshold_onet=float(thresholds[2]))
-        self._mtcnn = MTCNN(stages="face_and_landmarks_detection", device=self.device)
+        with float32_policy():   # its networks are built now, in the global policy
+            self._mtcnn = MTCNN(stages="face_and_landmarks_detection", device=self.device)
 
     def _detect(self, image: np.ndarray) -> list[Detection]:
         faces = self._mtcnn.detect_faces(image, box_format="xywh", **self._kwargs)
@@ -575,9 +579,34 @@ def list_images(src) -> list[Path]:
                   key=lambda p: p.relative_to(src).as_posix())
 
 
+def _listed_images(src: Path, files) -> list[Path]:
+    """The paths of ``files`` (absolute or relative to ``src``) as absolute paths under ``src``, without repeats,
+    sorted by relative path like :func:`list_images`."""
+    if isinstance(files, (str, Path)):
+        raise TypeError("files must be an iterable of image paths, not one path")
+    out, real_dirs = {}, {}
+    for item in files:
+        path = Path(os.path.abspath(Path(item) if Path(item).is_absolute() else src / item))
+        # ``src`` is resolved: resolve the folder (not the file, which may itself be a link) the same way.
+        parent = real_dirs.get(path.parent)
+        if parent is None:
+            parent = real_dirs[path.parent] = Path(os.path.realpath(path.parent))
+        path = parent / path.name
+        try:
+            rel = path.relative_to(src).as_posix()
+        except ValueError:
+            raise ValueError(f"files: '{item}' is not under the source folder '{src}'; list images inside src "
+                             f"(absolute, or relative to src)") from None
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(f"files: '{item}' is not a {'/'.join(s[1:] for s in IMAGE_SUFFIXES)} image; "
+                             f"crop_folder reads and writes only those")
+        out.setdefault(rel, path)
+    return [out[rel] for rel in sorted(out)]
+
+
 def crop_folder(src, dst, detector="mtcnn", weights=None, margin: float = 0.2, size=128, square: bool = True,
                 labels=None, label_column: str = "expression", min_confidence: float = 0.0,
-                progress_every: int = 1000, log: Callable[[str], None] | None = print) -> dict:
+                progress_every: int = 1000, log: Callable[[str], None] | None = print, files=None) -> dict:
     """Detect the face in every image under ``src``, save the highest-confidence one (paper 002 V.C) cropped with
     ``margin`` (square by default) and resized to ``size`` (default 128, GANmut's input, SPECS "GANmut"; None
     keeps the crop's own size) under ``dst`` at the same relative path, and list the crops in ``dst/crops.csv``
@@ -588,6 +617,10 @@ def crop_folder(src, dst, detector="mtcnn", weights=None, margin: float = 0.2, s
     label value (written in column ``label_column``) or to a dict of columns, or a CSV file for
     :func:`read_labels_csv` -- e.g. the Aff-Wild2 expression of each frame, remapped to AffectNet order. Images
     without a label are skipped before detection (the paper discards frames with irrelevant labels).
+    ``files``: optional, an iterable of image paths under ``src`` (absolute, or relative to ``src``) -- e.g. the
+    labelled frames of one split (:func:`tfgan_emotion.data.crops.build`); only those are processed, in the same
+    sorted order, instead of every image under ``src`` (a listed file that does not exist counts as
+    ``unreadable``). A path outside ``src`` or without a jpg/jpeg/png suffix is a ``ValueError``.
 
     ``crops.csv`` columns: ``path`` (crop, relative to ``dst``), ``source`` (image, relative to ``src``), ``box_x,
     box_y, box_w, box_h`` (detected face, source pixels), ``confidence``, ``crop_x0, crop_y0, crop_x1, crop_y1``
@@ -611,7 +644,8 @@ def crop_folder(src, dst, detector="mtcnn", weights=None, margin: float = 0.2, s
         raise TypeError(f"detector must be a name ({', '.join(DETECTORS)}) or have a detect(image) method")
     table, label_columns = _normalise_labels(labels, label_column) if labels is not None else (None, [])
 
-    files = [p for p in list_images(src) if dst not in p.parents]
+    files = list_images(src) if files is None else _listed_images(src, files)
+    files = [p for p in files if dst not in p.parents]
     dst.mkdir(parents=True, exist_ok=True)
     csv_path = dst / CROPS_CSV
     skipped = {reason: 0 for reason in SKIP_REASONS}

@@ -22,8 +22,8 @@ import numpy as np
 import keras
 
 from .. import conditioning
-from .common import Progress, figure, float32_policy, predict, set_bn_momentum, show_image_rows, \
-    zero_init_residuals
+from .common import (Progress, figure, float32_policy, predict, save_figure, set_bn_momentum, show_image_rows,
+                     zero_init_residuals)
 
 
 def _input_adapter(image_size: int, channels: int, min_size: int = 32):
@@ -131,13 +131,6 @@ def va_curves(model, regressor, neutral: int, emotions, noise_vectors: int, seed
 # ----------------------------------------------------------------------------------------------------------------
 # Figures
 # ----------------------------------------------------------------------------------------------------------------
-def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
-
-
 def save_confidence_figure(conf: dict, path, title: str) -> Path:
     """Fig. 7/8 analogue: mean source / target confidence per step over all pairs, with the 10-90% band."""
     steps = np.arange(conditioning.STEPS) / (conditioning.STEPS - 1)
@@ -154,7 +147,7 @@ def save_confidence_figure(conf: dict, path, title: str) -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_monotonicity_figure(conf: dict, path, title: str) -> Path:
@@ -168,7 +161,7 @@ def save_monotonicity_figure(conf: dict, path, title: str) -> Path:
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of pairs rising at every step")
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_strips(model, pairs, names, path, title: str, seed: int = 0) -> Path:
@@ -180,7 +173,7 @@ def save_strips(model, pairs, names, path, title: str, seed: int = 0) -> Path:
     fig = figure((1.0 * conditioning.STEPS + 2.0, 1.0 * len(pairs) + 1.0))
     show_image_rows(fig, np.stack(rows), col_titles=[f"e={e / 10:.1f}" for e in range(conditioning.STEPS)],
                     row_titles=[f"{names[i]}->{names[j]}" for i, j in pairs], title=title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_va_figure(curves: dict, path) -> Path:
@@ -197,4 +190,4 @@ def save_va_figure(curves: dict, path) -> Path:
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("Valence and arousal from neutral to each emotion (paper Fig. 14)")
-    return _save(fig, path)
+    return save_figure(fig, path)

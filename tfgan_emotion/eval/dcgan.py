@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data import labels as label_sets
-from .common import check_images, classifier_features, figure, show_image_rows, transfer_accuracy
+from .common import (check_images, classifier_features, figure, save_figure, show_image_rows,
+                     transfer_accuracy)
 from .metrics import frechet_distance
 
 VOCAB = label_sets.FER2013.names
@@ -77,13 +78,6 @@ def frechet_distance_real_generated(model, classifier, images, classes, seed: in
 # ----------------------------------------------------------------------------------------------------------------
 # Figures
 # ----------------------------------------------------------------------------------------------------------------
-def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
-
-
 def _step_of(path: Path) -> int:
     return int(re.findall(r"\d+", path.stem)[-1])
 
@@ -108,7 +102,7 @@ def save_gallery(samples_dir, path, steps_per_epoch: int, max_panels: int = 6, l
         ax.set_title(f"step {step} (epoch {step / max(1, steps_per_epoch):.1f})", fontsize=9)
         ax.axis("off")
     fig.suptitle("Generated samples over training, one label per row (paper Fig. 5)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_label_sheet(model, faces, path, labels=None, title: str = "") -> Path:
@@ -120,4 +114,4 @@ def save_label_sheet(model, faces, path, labels=None, title: str = "") -> Path:
     fig = figure((1.1 * (len(labels) + 1) + 1.0, 1.1 * len(faces) + 0.8))
     show_image_rows(fig, np.stack(cols, axis=1), col_titles=["input"] + [VOCAB[k] for k in labels],
                     row_titles=[""] * len(faces), title=title)
-    return _save(fig, path)
+    return save_figure(fig, path)

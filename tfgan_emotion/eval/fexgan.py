@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..data import labels as label_sets
-from .common import class_predictor, figure, inference_fn, preservation, show_image_rows, transfer_accuracy
+from .common import (class_predictor, figure, inference_fn, preservation, save_figure, show_image_rows,
+                     transfer_accuracy)
 
 VOCAB = label_sets.FERG.names
 
@@ -92,13 +93,6 @@ def character_preservation(model, images, classes, characters, classifier, batch
 # ----------------------------------------------------------------------------------------------------------------
 # Figures
 # ----------------------------------------------------------------------------------------------------------------
-def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
-
-
 def save_random_sheet(model, path, rows: int = 6, seed: int = 0) -> Path:
     """Fig. 4: ``rows`` latent vectors z ~ N(0, I), each decoded with every affect (columns)."""
     c = model.config
@@ -110,7 +104,7 @@ def save_random_sheet(model, path, rows: int = 6, seed: int = 0) -> Path:
     fig = figure((1.2 * c.n_classes + 1, 1.2 * rows + 0.8))
     show_image_rows(fig, grid, col_titles=VOCAB[:c.n_classes], row_titles=[f"z{i + 1}" for i in range(rows)],
                     title="Random latent vectors z ~ N(0, I) decoded with every affect (paper Fig. 4)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_transfer_sheet(model, faces, source_classes, row_titles, path) -> Path:
@@ -121,7 +115,7 @@ def save_transfer_sheet(model, faces, source_classes, row_titles, path) -> Path:
     fig = figure((1.2 * (c.n_classes + 1) + 1, 1.2 * len(faces) + 0.8))
     show_image_rows(fig, np.stack(cols, axis=1), col_titles=("input",) + VOCAB[:c.n_classes],
                     row_titles=row_titles, title="Each character's neutral face decoded with every affect (paper Fig. 5)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def mix_condition(first: str, second: str, weight_second: float = 1.0, weight_first: float = 1.0) -> np.ndarray:
@@ -156,4 +150,4 @@ def save_mix_sheet(model, faces, source_classes, row_titles, path, mixes, slider
         show_image_rows(bottom, slider[None], col_titles=[f"{1 - w:.1f}/{w:.1f}" for w in ws],
                         row_titles=[f"{a}->{b}"])
     fig.suptitle("Mixed expressions (paper Fig. 6) and sliders between the two affects")
-    return _save(fig, path)
+    return save_figure(fig, path)
