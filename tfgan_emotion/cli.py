@@ -86,7 +86,8 @@ def cmd_edit(args) -> int:
         elif args.image is None:
             raise ValueError("give --image (a face or a folder) to edit, or --mix for a label-interpolation cGAN run")
         else:
-            editing.run_edit(args.run, args.image, args.output, args.valence, args.arousal, args.grid, args.affect)
+            editing.run_edit(args.run, args.image, args.output, args.valence, args.arousal, args.grid, args.affect,
+                             theta=args.theta, rho=args.rho, emotion=args.emotion)
     except (FileNotFoundError, ValueError) as e:
         print(f"tfgan-emotion edit: {e}", file=sys.stderr)
         return 2
@@ -142,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "CAAE: --valence V --arousal A, or --grid for the 7x7 sheet of paper 001. FExGAN: --affect "
                         "joy (or anger+sadness, or a vector of 7 numbers), or --grid for every affect. fer2013 DCGAN: "
                         "--affect happy (a fer2013 label name or index), or --grid for every label. Label-interpolation cGAN: "
-                        "--mix neutral=0.3,happiness=0.7 (no --image).")
+                        "--mix neutral=0.3,happiness=0.7 (no --image). GANmut: --theta 1.2 --rho 0.7 (a point of the "
+                        "polar emotion space, radians), --emotion happy --rho 0.5 (along a learned direction), or "
+                        "--grid for the 7 emotions.")
     ed.add_argument("--run", type=Path, required=True, help="run directory (printed at the end of training)")
     ed.add_argument("--image", type=Path, help="an image file or a folder of images (not with --mix)")
     ed.add_argument("-o", "--output", type=Path, required=True, help="output PNG (or folder, for a folder input)")
@@ -150,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--arousal", type=float, help="target arousal in [-1, 1] (CAAE)")
     ed.add_argument("--affect", help="target affect: FExGAN a name, two names joined by '+', or a "
                     "comma-separated vector; fer2013 DCGAN a label name or index")
+    ed.add_argument("--theta", type=float, help="GANmut: angle of the polar code, in radians")
+    ed.add_argument("--rho", type=float, help="GANmut: intensity, 0 (neutral) .. 1 (full)")
+    ed.add_argument("--emotion", help="GANmut: an emotion name (AffectNet's: neutral, happy, sad, surprise, fear, "
+                    "disgust, anger) whose learned direction to follow")
     ed.add_argument("--mix", help="label-interpolation cGAN runs: images for a mixed label, e.g. "
                     "neutral=0.3,happiness=0.7 (weights sum to 1)")
     ed.add_argument("--count", type=int, default=8, help="images to draw for --mix (default 8)")

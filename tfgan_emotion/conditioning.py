@@ -15,10 +15,20 @@ from the input representative of one class and adding it to another class"):
   coordinate, clipped to [0, 1]; negative values use the emotion that minimises the dimension (the paper only
   treats 0 <= value <= 1).
 - :func:`parse_mix`: ``"neutral=0.3,happiness=0.7"`` -> a vector (sum must be 1).
+
+GANmut's polar conditional space (paper 002 sections III-IV.A; SPECS "GANmut", linear conditional space; the
+learnable directions themselves are :class:`nets.layers.EmotionDirections`):
+
+- :func:`sample_rho`: rho ~ U[0.2, 1) for an emotion, U[0, 0.2) for neutral (``NEUTRAL_RHO``).
+- :func:`training_codes`: z = rho * direction + N(0, 0.075^2) noise, except the batch's first
+  ``RANDOM_ANGLE_SAMPLES`` (5) samples, which take z = rho (cos phi, sin phi) at a random angle phi, no noise.
+- :func:`polar_code` (inference): z = rho (cos theta, sin theta); :func:`direction_angles` reads the learned
+  directions as angles.
 """
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 from .data import labels as label_sets
 
@@ -100,3 +110,50 @@ def parse_mix(text: str, names) -> np.ndarray:
     if np.any(v < 0) or not np.isclose(v.sum(), 1.0, atol=1e-4):
         raise ValueError(f"--mix weights must be >= 0 and sum to 1 (paper 000 eq. 2), got {v.sum():g}")
     return v
+
+
+# GANmut polar space -------------------------------------------------------------------------------------------------
+NEUTRAL_RHO = 0.2            # SPECS: rho ~ U[0.2, 1) for emotions, [0, 0.2) for neutral
+CODE_NOISE_STD = 0.075       # SPECS: + N(0, 0.075^2) noise in training
+RANDOM_ANGLE_SAMPLES = 5     # SPECS: a few samples per batch (5) take a random angle in [0, 2 pi)
+SMOOTHNESS_RHO = tuple(round(0.1 * j, 1) for j in range(1, 11))   # paper 002 VI.C: rho_j = 0.1 j, j = 1..10
+
+
+def sample_rho(label, u):
+    """rho from a uniform draw ``u`` in [0, 1): ``NEUTRAL_RHO + (1 - NEUTRAL_RHO) u`` for an emotion, ``NEUTRAL_RHO
+    u`` for neutral (class 0). Tensors or arrays of the same shape."""
+    u = tf.convert_to_tensor(u, tf.float32)
+    neutral = tf.equal(tf.cast(label, tf.int32), 0)
+    return tf.where(neutral, NEUTRAL_RHO * u, NEUTRAL_RHO + (1.0 - NEUTRAL_RHO) * u)
+
+
+def polar_code(theta, rho):
+    """z = rho (cos theta, sin theta): ``[..., 2]`` (theta in radians)."""
+    theta = tf.convert_to_tensor(theta, tf.float32)
+    rho = tf.convert_to_tensor(rho, tf.float32)
+    return tf.stack([rho * tf.cos(theta), rho * tf.sin(theta)], axis=-1)
+
+
+def random_angle_mask(batch_size, n_random: int = RANDOM_ANGLE_SAMPLES):
+    """[B] booleans: True for the first ``n_random`` samples of the batch (``n_random`` may be a tensor)."""
+    return tf.range(batch_size) < tf.cast(n_random, tf.int32)
+
+
+def training_codes(directions, rho, noise, phi, random_angle):
+    """The conditional codes of one training batch (SPECS "GANmut"): ``directions`` [B, 2] (unit, zero for
+    neutral), ``rho`` [B], ``noise`` [B, 2] (already scaled to std ``CODE_NOISE_STD``), ``phi`` [B] random angles,
+    ``random_angle`` [B] booleans. z = rho * direction + noise, or rho (cos phi, sin phi) where ``random_angle``."""
+    rho = tf.convert_to_tensor(rho, tf.float32)
+    along = directions * rho[:, None] + noise
+    return tf.where(random_angle[:, None], polar_code(phi, rho), along)
+
+
+def direction_angles(unit_directions, names=None) -> dict:
+    """The learned directions (n_emotions x 2 unit vectors, emotion 1.. in order) as ``{name: degrees}``, angles
+    in [0, 360). ``names``: the emotion names (default ``emotion1..``)."""
+    u = np.asarray(unit_directions, np.float64)
+    deg = np.degrees(np.arctan2(u[:, 1], u[:, 0])) % 360.0
+    names = list(names) if names is not None else [f"emotion{k + 1}" for k in range(len(u))]
+    if len(names) != len(u):
+        raise ValueError(f"{len(names)} names for {len(u)} directions")
+    return {n: float(d) for n, d in zip(names, deg)}

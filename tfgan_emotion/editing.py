@@ -163,11 +163,35 @@ def run_mix(run_dir, output, mix: str, n: int = 8, seed: int = 0, log=print) -> 
     return path
 
 
-def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, affect=None, log=print) -> list[Path]:
+def ganmut_request(theta=None, rho=None, emotion=None, grid=False):
+    """Check GANmut edit arguments: ``--theta T --rho R`` (polar code), ``--emotion NAME --rho R`` (a learned
+    direction), or ``--grid``. Returns ("theta", theta, rho) / ("emotion", class id, rho) / ("grid", None, None)."""
+    from .data import labels as label_sets
+
+    if grid:
+        if theta is not None or emotion is not None:
+            raise ValueError("--grid draws every emotion; leave out --theta/--emotion")
+        return "grid", None, None
+    if (theta is None) == (emotion is None):
+        raise ValueError("GANmut runs take --theta T --rho R (radians, rho in [0, 1]), or --emotion NAME --rho R "
+                         f"(NAME one of {', '.join(label_sets.GANMUT.names)}), or --grid")
+    if rho is None:
+        raise ValueError("give --rho (the intensity, 0 = neutral .. 1 = full)")
+    if not 0.0 <= float(rho) <= 1.5:
+        raise ValueError(f"--rho {rho} is outside the trained range [0, 1] (up to 1.5 is allowed, to extrapolate)")
+    if theta is not None:
+        return "theta", float(theta), float(rho)
+    return "emotion", parse_label(emotion, label_sets.GANMUT.names), float(rho)
+
+
+def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, affect=None, theta=None, rho=None,
+             emotion=None, log=print) -> list[Path]:
     """Edit one image or every image of a folder; returns the written files.
 
     CAAE runs take ``valence`` and ``arousal`` (or ``grid``: the 7x7 sheet); FExGAN runs take ``affect`` (see
-    :func:`parse_affect`; or ``grid``: the input and every affect in one row)."""
+    :func:`parse_affect`; or ``grid``: the input and every affect in one row); GANmut runs take ``theta`` and
+    ``rho`` or ``emotion`` and ``rho`` (:func:`ganmut_request`; ``grid``: the input and the 7 emotions at full
+    intensity)."""
     from PIL import Image
     from .training import image_grid
 
@@ -207,6 +231,22 @@ def run_edit(run_dir, image, output, valence=None, arousal=None, grid=False, aff
                 return image_grid(np.concatenate([face[None], out]), k + 1)
             return to_uint8(model.transfer(image=face[None].astype(np.float32),
                                            label=np.array([label], np.int32))["image"].numpy()[0])
+    elif system == "ganmut":
+        kind, value, strength = ganmut_request(theta, rho, emotion, grid)
+
+        def one(face):
+            x = face[None].astype(np.float32)
+            if kind == "grid":
+                k = cfg["config"]["n_classes"]
+                out = model.edit_emotion(image=np.repeat(x, k, axis=0), emotion=np.arange(k, dtype=np.int32),
+                                         rho=np.array([0.0] + [1.0] * (k - 1), np.float32))["image"].numpy()
+                return image_grid(np.concatenate([x, out]), k + 1)
+            if kind == "theta":
+                out = model.edit(image=x, theta=np.array([value], np.float32), rho=np.array([strength], np.float32))
+            else:
+                out = model.edit_emotion(image=x, emotion=np.array([value], np.int32),
+                                         rho=np.array([strength], np.float32))
+            return to_uint8(out["image"].numpy()[0])
     else:
         raise ValueError(f"editing for system {system!r} arrives with its own issue; this run cannot be edited yet")
     files = input_files(image)

@@ -100,9 +100,9 @@ class Run:
         from .training import TrainConfig
 
         a = self.args
-        return TrainConfig(steps=steps, batch_size=a.batch_size, checkpoint_every=a.checkpoint_every,
-                           sample_every=a.sample_every, log_every=a.log_every, jit_compile=a.jit_compile,
-                           **overrides)
+        settings = dict(steps=steps, batch_size=a.batch_size, checkpoint_every=a.checkpoint_every,
+                        sample_every=a.sample_every, log_every=a.log_every, jit_compile=a.jit_compile)
+        return TrainConfig(**{**settings, **overrides})
 
     def note(self, text: str) -> None:
         """Add a line researchers must read first (what a smoke/synthetic run shrank, untrained features, ...)."""
@@ -116,13 +116,14 @@ class Run:
         path.write_text(json.dumps(_jsonable({"step": step, **metrics}), indent=2, allow_nan=True))
         return path
 
-    def train(self, model, dataset, steps: int):
+    def train(self, model, dataset, steps: int, **overrides):
         """Train ``model`` to ``steps`` total steps in this run's directory; None (after saying why on stderr) when
-        training stopped on a NaN/Inf loss or a signal - the recipe then exits with status 3."""
+        training stopped on a NaN/Inf loss or a signal - the recipe then exits with status 3. ``overrides``:
+        :class:`training.TrainConfig` fields (e.g. a per-step ``batch_size`` other than --batch-size)."""
         from . import training
 
         try:
-            return training.train(model, dataset, self.dir, self.train_config(steps), self.strategy,
+            return training.train(model, dataset, self.dir, self.train_config(steps, **overrides), self.strategy,
                                   self.runtime.is_chief)
         except (training.NonFiniteLossError, training.TrainingInterrupted) as e:
             print(f"{self.recipe}: {e}", file=sys.stderr)
@@ -159,7 +160,8 @@ class ConfigMismatch(ValueError):
 
 def check_resumable(run_dir: Path, config: dict, args, resumable=()) -> None:
     """Refuse to resume ``run_dir`` with a different configuration (a different batch size, say). Flags in
-    :data:`RESUMABLE_FLAGS` and ``resumable`` may differ."""
+    :data:`RESUMABLE_FLAGS` and ``resumable`` may differ, and so may config fields named in ``resumable`` (those
+    derived from a resumable flag, e.g. a schedule's length from --steps)."""
     path = run_dir / paths.CONFIG
     if not path.exists():
         return
@@ -171,7 +173,7 @@ def check_resumable(run_dir: Path, config: dict, args, resumable=()) -> None:
              if old_args.get(k) != new_args.get(k)]
     old_cfg, new_cfg = old.get("config", {}), _jsonable(config)
     diffs += [f"config.{k}: {old_cfg.get(k)!r} -> {new_cfg.get(k)!r}" for k in sorted(set(old_cfg) | set(new_cfg))
-              if old_cfg.get(k) != new_cfg.get(k)]
+              if k not in free and old_cfg.get(k) != new_cfg.get(k)]
     if diffs:
         raise ConfigMismatch(f"{run_dir} already holds a run with a different configuration ({'; '.join(diffs)}). "
                              "Re-run with the original flags to resume it, or pass --run NEW_NAME for a new run.")

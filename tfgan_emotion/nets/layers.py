@@ -94,3 +94,47 @@ class GaussianSample(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class EmotionDirections(keras.layers.Layer):
+    """GANmut's learnable linear conditional space (SPECS "GANmut", linear conditional space): one 2-D direction per
+    non-neutral emotion, stored as a free (n_emotions, 2) weight and L2-normalised at every use, so the directions
+    are always unit vectors whatever the optimiser does to the weight.
+
+    Called on integer class ids ``[B]`` (0 = neutral, 1..n_emotions = the emotions, AffectNet order), returns the
+    unit direction of each class, ``[B, 2]``, and the zero vector for neutral. :meth:`unit_directions` gives the
+    (n_emotions, 2) unit vectors, :meth:`angles` their angles in radians (atan2). Computes in float32.
+    Initial directions: seeded uniform draws, normalised, i.e. random angles (as the original code's init).
+    """
+
+    def __init__(self, n_emotions: int, seed: int | None = None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if int(n_emotions) < 1:
+            raise ValueError(f"n_emotions must be positive, got {n_emotions}")
+        self.n_emotions = int(n_emotions)
+        self.seed = seed
+
+    def build(self, input_shape):
+        self.directions = self.add_weight(
+            name="directions", shape=(self.n_emotions, 2),
+            initializer=keras.initializers.RandomUniform(-1.0, 1.0, seed=self.seed), trainable=True)
+
+    def unit_directions(self):
+        w = ops.cast(self.directions, "float32")
+        return w / ops.maximum(ops.sqrt(ops.sum(w * w, axis=-1, keepdims=True)), 1e-12)
+
+    def angles(self):
+        u = self.unit_directions()
+        return ops.arctan2(u[:, 1], u[:, 0])
+
+    def call(self, label):
+        table = ops.concatenate([ops.zeros((1, 2), "float32"), self.unit_directions()], axis=0)
+        return ops.take(table, ops.reshape(ops.cast(label, "int32"), (-1,)), axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2)
+
+    def get_config(self):
+        return {**super().get_config(), "n_emotions": self.n_emotions, "seed": self.seed}
