@@ -239,3 +239,14 @@ def test_mixed_precision_trains(policy, tmp_path):
         assert all(w.dtype == np.float32 for w in after), "variables stay float32 under mixed precision"
         assert max(float(np.abs(a - b).max()) for a, b in zip(before, after)) > 1e-4
 
+
+
+def test_add_noise_is_deterministic_and_new_on_every_pass():
+    from tfgan_emotion import training
+
+    ds = tf.data.Dataset.from_tensor_slices({"x": np.arange(3, dtype=np.float32)})
+    a = [e["z"] for e in training.add_noise(ds, "z", (2,), seed=5).take(6).as_numpy_iterator()]
+    b = [e["z"] for e in training.add_noise(ds, "z", (2,), seed=5).take(6).as_numpy_iterator()]
+    np.testing.assert_array_equal(np.stack(a), np.stack(b))                  # same seed, same draws
+    assert not np.allclose(np.stack(a[:3]), np.stack(a[3:]))                 # the second pass draws anew
+    assert np.all(np.abs(np.stack(a)) <= 1.0)

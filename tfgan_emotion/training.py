@@ -127,8 +127,9 @@ class GANModel(keras.Model):
 
 def add_noise(dataset: tf.data.Dataset, name: str, shape, seed: int, distribution: str = "uniform"):
     """Attach per-example noise to an (unbatched) dataset of dicts, drawn with stateless RNG keyed by
-    ``(seed, example index)``. Noise that comes with the data is the same whatever the strategy or the number of
-    replicas, so runs are reproducible across devices (and a resumed run draws the same noise as an unbroken one)."""
+    ``(seed, position in the stream)``. The dataset is repeated first, so every pass over the data draws new noise
+    (a finite dataset becomes endless; :func:`train` repeats it anyway). Noise that comes with the data is the same
+    whatever the strategy or the number of replicas, so runs are reproducible across devices."""
     shape = tuple(shape)
 
     def attach(i, ex):
@@ -141,7 +142,7 @@ def add_noise(dataset: tf.data.Dataset, name: str, shape, seed: int, distributio
             raise ValueError(f"unknown noise distribution {distribution!r}")
         return {**ex, name: noise}
 
-    return dataset.enumerate().map(attach, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.repeat().enumerate().map(attach, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 @dataclass
