@@ -29,7 +29,7 @@ import keras
 
 from .. import conditioning
 from . import metrics
-from .common import (Progress, classifier_features, figure, inference_fn, save_figure, set_bn_momentum,
+from .common import (Progress, classifier_features, figure, inference_fn, predict, save_figure, set_bn_momentum,
                      show_image_rows, zero_init_residuals)
 
 IMAGENET_BGR_MEANS = (103.939, 116.779, 123.68)
@@ -77,13 +77,10 @@ def build_classifier(name: str, image_size: int, n_classes: int = 7, weights=Non
     return model
 
 
-def _softmax(model, images, n_classes: int = 7, batch_size: int = 256) -> np.ndarray:
+def _softmax(model, images, n_classes: int = 7) -> np.ndarray:
     """[N, n_classes] class probabilities; a classifier trained on fewer classes (``class_ids``, set by
     :func:`common.train_classifier`) gives 0 to the classes it never saw."""
-    fn = inference_fn(model)
-    x = np.asarray(images, np.float32)
-    p = np.concatenate([tf.nn.softmax(fn(tf.convert_to_tensor(x[s:s + batch_size]))).numpy()
-                        for s in range(0, len(x), batch_size)]) if len(x) else np.zeros((0, model.output_shape[-1]))
+    p = tf.nn.softmax(predict(model, images)).numpy()
     ids = list(getattr(model, "class_ids", range(p.shape[1])))
     out = np.zeros((len(p), n_classes), np.float32)
     out[:, ids] = p[:, :len(ids)]
