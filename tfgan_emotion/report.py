@@ -168,6 +168,18 @@ def _render_html(doc: _Doc, title: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# Public names for other reports (bench, compare): build a Document, render it as Markdown and as HTML.
+Document = _Doc
+
+
+def render_markdown(doc: _Doc) -> str:
+    return _render_md(doc)
+
+
+def render_html(doc: _Doc, title: str) -> str:
+    return _render_html(doc, title)
+
+
 # --- reading the run directory --------------------------------------------------------------------------------
 
 def _load_config(run_dir: Path) -> dict:

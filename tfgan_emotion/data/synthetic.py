@@ -1069,3 +1069,54 @@ def write_affwild2_frames(root, n_videos: int, frames_per_video: int, seed: int 
             "labelled": int((expression >= 0).sum()), "ignored": int((expression < 0).sum()),
             "per_class": {L.AFFWILD2.names[int(k)]: int(c) for k, c in zip(classes, counts)},
             "seconds": round(time.monotonic() - start, 3)}
+
+
+def write_affectnet_files(root, n: int, seed: int = 0, frame_size: int = 256, face_size: int = 160,
+                          split: str = "train") -> dict:
+    """Write an AffectNet-like image set in the original release's layout (SPECS.md "Dataset formats", AffectNet):
+    ``<root>/Manually_Annotated_Images/<dir>/<i>.jpg`` whole frames (``frame_size`` square, JPEG quality 90) with the
+    "affectnet" stand-in face of example ``i`` (``face_size`` square) pasted at a random position, and
+    ``<root>/Manually_Annotated_file_lists/{training|validation}.csv`` with the face box, 68 landmarks, expression,
+    valence and arousal of every row, as :mod:`tfgan_emotion.data.affectnet` reads them. The input-pipeline
+    benchmark (``tfgan-emotion bench``) decodes these to measure the real-format path (JPEG decode + box crop +
+    resize). Deterministic in ``seed``. Returns ``{"root", "csv", "n", "seconds"}``."""
+    import time
+    from pathlib import Path
+
+    from PIL import Image
+
+    start = time.monotonic()
+    names = {"train": "training.csv", "validation": "validation.csv"}
+    if split not in names:
+        raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
+    n, frame_size, face_size = int(n), int(frame_size), int(face_size)
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    if face_size > frame_size:
+        raise ValueError(f"face_size {face_size} must fit in frame_size {frame_size}")
+    faces = make_arrays("affectnet", "train" if split == "train" else "val", n=n, size=face_size, seed=seed)
+    pixels = np.clip(np.rint((faces["image"] + 1.0) * 127.5), 0, 255).astype(np.float32)
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xAF7E])
+    root = Path(root)
+    lists = root / "Manually_Annotated_file_lists"
+    lists.mkdir(parents=True, exist_ok=True)
+    alpha = _feather(face_size)
+    grid = np.linspace(0.2, 0.8, 17)
+    rows = ["subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"]
+    for i in range(n):
+        sub = f"{i // 500:03d}"
+        folder = root / "Manually_Annotated_Images" / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        x, y = (int(v) for v in rng.integers(0, frame_size - face_size + 1, size=2))
+        frame = _textured_background(rng, frame_size, frame_size).astype(np.float32)
+        window = frame[y:y + face_size, x:x + face_size]
+        window += alpha * (pixels[i] - window)
+        Image.fromarray(np.clip(np.rint(frame), 0, 255).astype(np.uint8)).save(folder / f"{i}.jpg", quality=90)
+        # Landmarks are not used by any recipe; a plausible 68-point layout inside the box keeps the row valid.
+        pts = [(x + face_size * grid[k % 17], y + face_size * grid[k // 17 * 4 % 17]) for k in range(68)]
+        lm = ";".join(f"{px:.1f};{py:.1f}" for px, py in pts)
+        rows.append(f"{sub}/{i}.jpg,{x},{y},{face_size},{face_size},{lm},{int(faces['expression'][i])},"
+                    f"{float(faces['valence'][i]):.4f},{float(faces['arousal'][i]):.4f}")
+    csv_path = lists / names[split]
+    csv_path.write_text("\n".join(rows) + "\n")
+    return {"root": str(root), "csv": str(csv_path), "n": n, "seconds": round(time.monotonic() - start, 3)}

@@ -1,0 +1,89 @@
+"""`tfgan-emotion bench` (issue #9): the measurements behind bench.json, and the file itself on one recipe."""
+import json
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from tfgan_emotion import bench, cli
+
+
+def test_flop_count_matches_hand_count():
+    # A matmul (2mnk), a bias add (mn) and a 3x3 convolution (2 * out pixels * 9 * Cin * Cout): the profiler's count
+    # is what bench divides by the step time, so it must be exact on ops whose cost is known.
+    m, n, k = 8, 16, 32
+
+    @tf.function
+    def f(a, b, bias, x, w):
+        return tf.matmul(a, b) + bias, tf.nn.conv2d(x, w, 1, "SAME")
+
+    cf = f.get_concrete_function(tf.TensorSpec([m, k]), tf.TensorSpec([k, n]), tf.TensorSpec([n]),
+                                 tf.TensorSpec([2, 10, 10, 4]), tf.TensorSpec([3, 3, 4, 5]))
+    assert bench.count_flops(cf) == 2 * m * n * k + m * n + 2 * (2 * 10 * 10) * 9 * 4 * 5
+
+
+def test_matmul_peak_and_loss_check():
+    peak = bench.matmul_peak("float32", n=128, repeats=2)
+    assert peak["n"] == 128 and peak["flops_per_second"] > 1e6
+    f32 = {"losses": {"a": {"mean": 1.0, "std": 0.1}, "b": {"mean": 2.0, "std": 0.01}}}
+    auto = {"losses": {"a": {"mean": 1.15, "std": 0.1}, "b": {"mean": 2.1, "std": 0.01}}}
+    q = bench.quality_check(f32, auto)
+    assert q["a"]["within_noise"] and not q["b"]["within_noise"]
+    assert q["b"]["difference"] == pytest.approx(0.1)
+
+
+def test_bad_arguments_are_refused(tmp_path, capsys):
+    assert cli.main(["bench", "--recipes", "nope", "--reports", str(tmp_path)]) == 2
+    assert "unknown recipe" in capsys.readouterr().err
+    assert cli.main(["bench", "--recipes", "dcgan_fer2013", "--steps", "0", "--reports", str(tmp_path)]) == 2
+    assert "--steps must be >= 1" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("bench.json"))
+
+
+def test_bench_one_recipe_writes_every_field(tmp_path, capsys):
+    before = keras.mixed_precision.global_policy().name
+    argv = ["bench", "--recipes", "cgan_fashion_mnist", "--steps", "2", "--warmup", "1", "--pipeline-batches", "2",
+            "--pipeline-seconds", "0.2", "--eval-batches", "2", "--eval-batch-size", "16", "--fixture-images", "16",
+            "--matmul-size", "256", "--reports", str(tmp_path)]
+    assert cli.main(argv) == 0
+    assert keras.mixed_precision.global_policy().name == before  # the policy is restored for whoever runs next
+    path = next(tmp_path.glob("bench/*/bench.json"))
+    assert capsys.readouterr().out.splitlines()[0] == str(path)
+    doc = json.loads(path.read_text())
+    assert (path.parent / "bench.md").exists() and (path.parent / "bench.html").exists()
+    e = doc["recipes"]["cgan_fashion_mnist"]
+    assert e["paper_settings"] and e["image_size"] == 28 and e["batch_per_replica"] == 32  # paper 000 4.2
+    assert set(e["training"]) == {"float32", "auto"}
+    for policy, r in e["training"].items():
+        st = r["step_seconds"]
+        assert st["n"] == 2 and 0 < st["min"] <= st["median"] <= st["max"]
+        assert r["images_per_second"] == pytest.approx(r["global_batch"] / st["median"])
+        assert r["flops_per_step"] > 1e9  # DCGAN-width G and D at 28x28, batch 32: about 20 GFLOP
+        assert r["achieved_flops_per_second"] == pytest.approx(r["flops_per_step"] / st["median"])
+        peak = doc["matmul_peak"][r["policy"]]["flops_per_second"]
+        assert r["fraction_of_matmul_peak"] == pytest.approx(r["achieved_flops_per_second"] / peak)
+        assert r["memory"]["rss_peak_bytes"] > 0
+        assert all(math.isfinite(v["mean"]) for v in r["losses"].values()) and {"d_loss", "g_loss"} <= set(r["losses"])
+    assert e["auto_vs_float32_speedup"] == pytest.approx(
+        e["training"]["float32"]["step_seconds"]["median"] / e["training"]["auto"]["step_seconds"]["median"])
+    assert set(e["auto_vs_float32_losses"]) == {"d_loss", "g_loss"}
+    for name in ("synthetic", "affectnet_jpeg"):
+        p = e["input_pipeline"][name]
+        assert p["batches"] >= 2 and p["images_per_second"] > 0
+        assert p["ratio_to_training"] == pytest.approx(p["images_per_second"] / e["training"]["auto"]["images_per_second"])
+    g = e["generation_evaluation"]
+    assert g["endpoint"] == "generate" and g["evaluators"] == ["efficientnet_b0_classifier"]
+    assert g["images_per_second"] == pytest.approx(
+        16 / (16 / g["generation_images_per_second"] + 16 / g["evaluation_images_per_second"]))
+    assert g["paper001_projected_seconds"] == pytest.approx(220_500 / g["images_per_second"])
+    assert e["peak_memory_bytes"] >= e["training"]["auto"]["memory"]["rss_peak_bytes"]
+    s = doc["summary"]["cgan_fashion_mnist"]
+    assert s["input_pipeline_min_ratio"] == pytest.approx(min(p["ratio_to_training"]
+                                                              for p in e["input_pipeline"].values()))
+    assert doc["machine"]["cpu_count"] >= 1 and doc["fixture"]["images"] == 16
+    md = (path.parent / "bench.md").read_text()
+    for heading in ("Training step", "Input pipeline alone", "Precision: auto vs float32", "Generation + evaluation",
+                    "Targets (issue #9)"):
+        assert heading in md
