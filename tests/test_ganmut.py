@@ -38,13 +38,31 @@ def test_networks_have_the_specs_heads_blocks_and_widths(float32_policy):
         N.build_generator(96)
 
 
-def test_instance_norm_is_per_sample_and_channel(float32_policy):
-    layer = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)
+def test_instance_norm_is_per_sample_and_channel(float32_policy, tmp_path):
+    from tfgan_emotion.nets.layers import InstanceNormalization
+
+    layer = InstanceNormalization(epsilon=1e-5)
     x = np.random.default_rng(0).normal(3.0, 2.0, (2, 5, 5, 3)).astype(np.float32)
     x[1] *= 10.0
     y = layer(x).numpy()
     np.testing.assert_allclose(y.mean(axis=(1, 2)), 0.0, atol=1e-4)    # each sample and channel on its own
     np.testing.assert_allclose(y.std(axis=(1, 2)), 1.0, atol=1e-3)
+    # The lean layer is Keras' GroupNormalization(groups=-1) with trained gamma/beta, and saves/loads safely.
+    ref = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)
+    ref.build(x.shape)
+    rng = np.random.default_rng(1)
+    for v in (layer.gamma, layer.beta):
+        v.assign(rng.normal(size=3).astype(np.float32))
+    ref.gamma.assign(layer.gamma.numpy())
+    ref.beta.assign(layer.beta.numpy())
+    np.testing.assert_allclose(layer(x).numpy(), ref(x).numpy(), atol=1e-5)
+    inp = keras.Input((5, 5, 3))
+    keras.Model(inp, layer(inp)).save(tmp_path / "m.keras")
+    back = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(back(x).numpy(), ref(x).numpy(), atol=1e-5)
+    out = InstanceNormalization(epsilon=1e-5, dtype="mixed_bfloat16")(tf.cast(x, tf.bfloat16))  # stats in float32
+    assert out.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(out, tf.float32).numpy().std(axis=(1, 2)), 1.0, atol=0.03)
 
 
 def test_gradient_penalty_equals_its_definition_on_a_linear_critic():

@@ -138,3 +138,30 @@ class EmotionDirections(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "n_emotions": self.n_emotions, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class InstanceNormalization(keras.layers.GroupNormalization):
+    """Affine instance normalisation (per sample and channel, over height and width): ``GroupNormalization(
+    groups=-1)`` with the same weights (``gamma``, ``beta``) and outputs, computed the lean way. The mean and
+    variance come from one ``moments`` reduction in float32, and the normalisation is folded into one multiply-add
+    per element in the compute dtype, where Keras' GroupNormalization reshapes into groups and makes several
+    element-wise passes. Measured on the 2-core AMX CPU: a conv-norm-ReLU x3 stack (128 channels, 64x64, batch
+    16, forward + backward) took 3.2 s instead of 4.4 s in float32 and 1.5 s instead of 2.3 s in mixed_bfloat16;
+    in a whole GANmut step, where convolutions dominate, the gain is under 5%. Channels last."""
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        kwargs.pop("groups", None)
+        kwargs.pop("axis", None)
+        super().__init__(groups=-1, axis=-1, epsilon=epsilon, **kwargs)
+
+    def call(self, inputs):
+        mean, var = ops.moments(ops.cast(inputs, "float32"), axes=[1, 2], keepdims=True)
+        scale = ops.rsqrt(var + self.epsilon)
+        if self.scale:
+            scale = scale * ops.cast(self.gamma, "float32")
+        shift = -mean * scale
+        if self.center:
+            shift = shift + ops.cast(self.beta, "float32")
+        dtype = inputs.dtype
+        return inputs * ops.cast(scale, dtype) + ops.cast(shift, dtype)
