@@ -95,14 +95,14 @@ def _cli(*argv):
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "edit", "export", "report", "bench", "data"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "edit", "export", "report", "bench", "compare", "data"])
 def test_every_subcommand_has_help(command):
     with pytest.raises(SystemExit) as e:
         cli.main([command, "--help"])
     assert e.value.code == 0
 
 
-@pytest.mark.parametrize("argv", [["evaluate", "x"], ["export", "x"], ["bench"]])
+@pytest.mark.parametrize("argv", [["evaluate", "x"], ["export", "x"]])
 def test_unfilled_subcommands_say_so_and_fail(argv, capsys):
     assert cli.main(argv) == 2
     assert "not available yet" in capsys.readouterr().err

@@ -519,6 +519,11 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
     runs, model = {}, None
     for p in precisions:
         policy = _policy(p, target)
+        same = [q for q in runs if runs[q]["policy"] == policy]
+        if same:  # auto is float32 here: the same measurement, not a second one
+            log(f"{target.recipe}: {p} is {policy} on this machine, as measured above")
+            runs[p] = dict(runs[same[0]], same_as=same[0])
+            continue
         log(f"{target.recipe}: timing {args.warmup} + {args.steps} training steps in {policy} ({p})")
         runs[p], model = time_training(target, policy, strategy, source, over, args.steps, args.warmup, args.seed,
                                        log)

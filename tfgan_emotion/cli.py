@@ -1,6 +1,6 @@
 """``tfgan-emotion``: the console entry point.
 
-Subcommands: ``train`` (run a recipe), ``evaluate``, ``edit``, ``export``, ``report``, ``bench``, ``data``. A subcommand
+Subcommands: ``train`` (run a recipe), ``evaluate``, ``edit``, ``export``, ``report``, ``bench``, ``compare``, ``data``. A subcommand
 whose system has not landed yet says which issue brings it and exits with status 2.
 """
 from __future__ import annotations
@@ -25,7 +25,6 @@ RECIPES = {
 PENDING = {
     "evaluate": "the per-system issues #4-#8 (each recipe evaluates at the end of training meanwhile)",
     "export": "the per-system issues #4-#8 (each recipe exports at the end of training meanwhile)",
-    "bench": "issue #9",
 }
 
 
@@ -174,8 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--reports", type=Path, default=Path("reports"), help="reports root (default ./reports)")
     r.set_defaults(func=cmd_report)
 
-    b = sub.add_parser("bench", help="benchmark training/input/evaluation speed")
-    b.set_defaults(func=_pending("bench"))
+    from . import bench, compare
+
+    b = sub.add_parser("bench", help="benchmark training, input pipeline, precision, generation+evaluation, memory",
+                       description=bench.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_arguments(b)
+    b.set_defaults(func=bench.main)
+
+    cp = sub.add_parser("compare", help="train/evaluate all five systems on the synthetic faces' ground truth",
+                        description=compare.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_arguments(cp)
+    cp.set_defaults(func=compare.main)
 
     d = sub.add_parser("data", help="dataset tools: summary, crop")
     dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
