@@ -381,7 +381,11 @@ def time_training(target: Target, policy: str, strategy, source, overrides: dict
 
     fn = tf.function(step, jit_compile=bool(overrides.get("jit_compile", False)) or None)
     t0 = time.perf_counter()
-    flops = count_flops(fn.get_concrete_function(dist[0])) if strategy.num_replicas_in_sync == 1 else None
+    try:  # all replicas' ops are in the one graph, so this is the FLOPs of a global step
+        flops = count_flops(fn.get_concrete_function(dist[0]))
+    except (TypeError, ValueError) as e:
+        log(f"  FLOPs not counted ({type(e).__name__}: {str(e)[:120]})")
+        flops = None
     trace_s = time.perf_counter() - t0
     reset_peak_memory()
     times, losses = [], {}
