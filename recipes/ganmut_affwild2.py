@@ -157,18 +157,6 @@ def load_data(args, synthetic, cfg, ev, out_root: Path, log):
     return train_ds, train, held, info
 
 
-def cpu_precision(args, notes) -> None:
-    """--precision auto picks mixed_bfloat16 on an AMX CPU, but GANmut's instance norms make a bf16 step slower
-    there: 1.13 s against 0.69 s in float32 (64x64, width 0.25, one step = 5 critic + 1 generator update). So on
-    a CPU-only machine auto means float32 for this recipe."""
-    import tensorflow as tf
-
-    if args.precision == "auto" and not tf.config.list_physical_devices("GPU"):
-        args.precision = "float32"
-        notes.append("Precision float32: on a CPU, GANmut's instance norms run slower in mixed_bfloat16 (measured "
-                     "1.13 s vs 0.69 s per step); pass --precision to override.")
-
-
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     log = lambda m: print(f"[{RECIPE}] {m}", file=sys.stderr, flush=True)  # noqa: E731
@@ -177,7 +165,6 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"{RECIPE}: {e}", file=sys.stderr)
         return 2
-    cpu_precision(args, notes)
     import numpy as np
 
     from tfgan_emotion import conditioning, paths

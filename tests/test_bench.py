@@ -24,6 +24,22 @@ def test_flop_count_matches_hand_count():
     assert bench.count_flops(cf) == 2 * m * n * k + m * n + 2 * (2 * 10 * 10) * 9 * 4 * 5
 
 
+def test_flop_count_leaves_out_gradients_nobody_uses():
+    # d(sum conv(x, w))/dx: TensorFlow's conv gradient emits the input AND the filter backprop, and prunes the
+    # filter one before running. The count must be forward + input backprop (each 2 * 8*8*2 * 9 * 3 * 4), not 3x.
+    @tf.function
+    def grad(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.nn.conv2d(x, w, 1, "SAME"))
+        return loss, tape.gradient(loss, x)
+
+    cf = grad.get_concrete_function(tf.TensorSpec([2, 8, 8, 3]), tf.TensorSpec([3, 3, 3, 4]))
+    conv = 2 * (2 * 8 * 8 * 4) * 9 * 3
+    assert {op.type for op in cf.graph.get_operations()} >= {"Conv2DBackpropInput", "Conv2DBackpropFilter"}
+    assert 2 * conv <= bench.count_flops(cf) <= 2 * conv * 1.05
+
+
 def test_matmul_peak_and_loss_check():
     peak = bench.matmul_peak("float32", n=128, repeats=2)
     assert peak["n"] == 128 and peak["flops_per_second"] > 1e6

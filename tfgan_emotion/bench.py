@@ -10,8 +10,8 @@ For each chosen recipe, in one process:
 - the input pipeline alone (the recipe's tf.data stream, batched and prefetched), in images/s, on the synthetic
   stand-in and on an AffectNet-style JPEG set with face boxes written by the benchmark (decode + crop + resize),
   as a multiple of what the training step consumes;
-- float32 against the recipe's ``auto`` precision (mixed_bfloat16 on GPUs and AMX CPUs, float32 elsewhere; GANmut
-  stays float32 on CPUs, see its recipe) as a speed ratio, and the mean of every loss over the measured steps of
+- float32 against the recipe's ``auto`` precision (mixed_bfloat16 on GPUs of compute capability >= 8.0 and on CPUs
+  with native bf16, float32 elsewhere) as a speed ratio, and the mean of every loss over the measured steps of
   both, from the same initial weights and the same batches, with the step-to-step spread as the noise level;
 - generation + evaluation throughput: the exported SavedModel endpoint (edit/transfer/generate) followed by the
   recipe's evaluation network(s), in images/s, and the projected time of paper 001's 220,500-image evaluation
@@ -23,6 +23,7 @@ trained to convergence and no pretrained file is read (VGG-Face/ImageNet weights
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -60,7 +61,6 @@ class Target:
     endpoint: str        # SavedModel endpoint timed for generation
     evaluators: Callable  # (size) -> list of (name, keras model)
     settings: dict = field(default_factory=dict)
-    cpu_auto: str | None = None  # the recipe's --precision auto on a CPU when it differs from runtime's
 
     def config(self, size=None, batch=None, width=None):
         return dict(image_size=size or self.size, batch_size=batch or self.batch, width=width or 1.0)
@@ -209,7 +209,7 @@ def targets() -> dict[str, Target]:
         "cgan_cifar10": cgan("cifar10", False),
         "cgan_faces": cgan("faces", True),
         "ganmut_affwild2": Target("ganmut_affwild2", "002", "affwild2", 128, 3, 16, 7, _ganmut_build, _ganmut_stream,
-                                  "edit", _ganmut_eval, cpu_auto="float32"),
+                                  "edit", _ganmut_eval),
     }
 
 
@@ -288,14 +288,36 @@ def peak_memory() -> dict:
 
 
 def count_flops(concrete_function) -> int:
-    """Floating-point operations of one call of a traced function, from the TF profiler's per-op statistics
-    (MatMul, Conv2D and its two backprops, element-wise ops, ...) on the graph with its static shapes."""
-    import tensorflow as tf
+    """Floating-point operations of one call of a traced function: the TF profiler's per-op statistics (MatMul,
+    Conv2D and its two backprops, element-wise ops, ...; static shapes) summed over the ops that actually run.
 
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    opts["output"] = "none"
-    prof = tf.compat.v1.profiler.profile(graph=concrete_function.graph, options=opts)
-    return int(prof.total_float_ops)
+    Only ops that the function's outputs or its stateful ops (variable updates) depend on are counted. A gradient
+    function emits every gradient of an op (e.g. both the input and the filter backprop of a convolution), and
+    TensorFlow prunes those nobody uses before running the graph: the filter gradients of a frozen network
+    (VGG-Face in the CAAE identity loss), the input gradient of a network's first layer. Counting them would
+    overstate a CAAE step by a quarter."""
+    from tensorflow.python.framework import ops as tf_ops
+
+    graph = concrete_function.graph
+    stack = [t.op for t in graph.outputs] + list(getattr(graph, "control_outputs", []))
+    seen = set()
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    total = 0
+    for op in graph.get_operations():
+        if op.name not in seen:
+            continue
+        try:
+            value = tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value
+        except (ValueError, TypeError):  # an op whose statistics need shapes it does not have
+            value = None
+        total += int(value or 0)
+    return total
 
 
 def matmul_peak(dtype: str, n: int | None = None, repeats: int = 5) -> dict:
@@ -335,12 +357,9 @@ def _batches(stream, global_batch: int, count: int):
 
 
 def _policy(precision: str, target: Target) -> str:
+    """The policy ``--precision`` gives ``target`` on this machine (every recipe follows runtime's rule)."""
     from . import runtime
 
-    import tensorflow as tf
-
-    if precision == "auto" and target.cpu_auto and not tf.config.list_physical_devices("GPU"):
-        return target.cpu_auto
     return runtime.resolve_precision(precision)[0]
 
 
@@ -361,7 +380,6 @@ def time_training(target: Target, policy: str, strategy, source, overrides: dict
     """Median step time etc. of ``target`` under ``policy`` (see module docstring); returns the measurements and the
     model (for generation)."""
     import tensorflow as tf
-    import keras
 
     from . import runtime
 
@@ -581,13 +599,7 @@ def add_arguments(p) -> None:
     p.add_argument("--matmul-size", type=int, help="n of the n x n x n peak matmul (default: the fastest of 1024/2048/4096 on a CPU, 4096-16384 on a GPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, help="reports root (default ./reports)")
-    p.add_argument("--logical-cpus", type=int, default=0, help=argparse_suppress())
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
+    p.add_argument("--logical-cpus", type=int, default=0, help=argparse.SUPPRESS)
 
 
 def targets_names() -> list[str]:
@@ -645,8 +657,6 @@ def machine_info(strategy) -> dict:
 
 
 def run_bench(args, log) -> Path:
-    import tensorflow as tf
-
     from . import runtime
     from .data import affectnet, synthetic
 
