@@ -397,7 +397,7 @@ def time_training(target: Target, policy: str, strategy, source, overrides: dict
         out = strategy.run(model.train_step, args=(batch,))
         return {k: strategy.reduce("MEAN", v, axis=None) for k, v in out.items()}
 
-    fn = tf.function(step, jit_compile=bool(overrides.get("jit_compile", False)) or None)
+    fn = tf.function(step)
     t0 = time.perf_counter()
     try:  # all replicas' ops are in the one graph, so this is the FLOPs of a global step
         flops = count_flops(fn.get_concrete_function(dist[0]))
