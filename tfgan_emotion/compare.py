@@ -316,7 +316,7 @@ def train_evaluator(domains: list[Domain], s: dict, seed: int, out_dir: Path) ->
                                     seed=seed, name="compare_evaluator")
     targets = np.concatenate([data["va"], data["identity"][:, None].astype(np.float32)], 1)
 
-    common._fit(model, _evaluator_loss, data["image"], targets, s["evaluator_steps"], 64,
+    common.fit(model, _evaluator_loss, data["image"], targets, s["evaluator_steps"], 64,
                 common.warmup_cosine(2e-3, s["evaluator_steps"]), seed, "shared evaluation network",
                 "10 MSE(VA) + CE(identity)", log)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -694,7 +694,7 @@ def write_report(out: Path, doc_json: dict) -> Path:
     header = ["system", "control"] + [COLUMN_TITLES[c] for c in COLUMNS]
     rows = [[SYSTEMS[r].title, SYSTEMS[r].control] + [cell_text(c, doc_json["table"][r][c], footnotes)
                                                         for c in COLUMNS] for r in systems]
-    doc = report._Doc()
+    doc = report.Document()
     doc.heading(1, "Five systems compared on the synthetic faces' ground truth (issue #9)")
     smoke = "SMOKE RUN: a few steps per system, the numbers mean nothing. " if doc_json["smoke"] else ""
     doc.para(f"{doc_json['created']}; {smoke}budget {doc_json['budget_text']}. "
@@ -769,8 +769,8 @@ def write_report(out: Path, doc_json: dict) -> Path:
     doc.image("figures/edits.png", "Rows: the renderer's truth in each system's domain, then the system; columns: "
               "the source face and the six FACES emotions at full intensity")
     md = out / "compare.md"
-    md.write_text(report._render_md(doc))
-    (out / "compare.html").write_text(report._render_html(doc, "tfgan-emotion compare"))
+    md.write_text(report.render_markdown(doc))
+    (out / "compare.html").write_text(report.render_html(doc, "tfgan-emotion compare"))
     return md
 
 

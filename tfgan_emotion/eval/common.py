@@ -187,7 +187,7 @@ def train_classifier(images, labels, steps: int, batch_size: int = 64, width: fl
     def cross_entropy(logits, y):
         return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
 
-    _fit(model, cross_entropy, images, cls.astype(np.int32), steps, batch_size, lr, seed, what, "cross-entropy", log)
+    fit(model, cross_entropy, images, cls.astype(np.int32), steps, batch_size, lr, seed, what, "cross-entropy", log)
     model.class_ids = tuple(int(i) for i in uniq)
     if log is not None:
         acc = float(np.mean(class_predictor(model)(images[:4096]) == ids[:4096]))
@@ -195,7 +195,7 @@ def train_classifier(images, labels, steps: int, batch_size: int = 64, width: fl
     return model
 
 
-def _fit(model, loss_fn, images, targets, steps: int, batch_size: int, lr, seed: int, what: str,
+def fit(model, loss_fn, images, targets, steps: int, batch_size: int, lr, seed: int, what: str,
          loss_name: str, log) -> None:
     """Adam on ``loss_fn(float32 outputs, targets)`` over shuffled batches, with progress lines."""
     opt = keras.optimizers.Adam(learning_rate=lr)
@@ -328,7 +328,7 @@ def train_regressor(model: keras.Model, images, targets, steps: int, batch_size:
     def mse(out, y):
         return tf.reduce_mean(tf.square(out - y))
 
-    _fit(model, mse, images, targets, steps, batch_size, lr, seed, what, "MSE", log)
+    fit(model, mse, images, targets, steps, batch_size, lr, seed, what, "MSE", log)
     return model
 
 
