@@ -356,13 +356,6 @@ def _batches(stream, global_batch: int, count: int):
     return list(stream.batch(global_batch, drop_remainder=True).take(count))
 
 
-def _policy(precision: str, target: Target) -> str:
-    """The policy ``--precision`` gives ``target`` on this machine (every recipe follows runtime's rule)."""
-    from . import runtime
-
-    return runtime.resolve_precision(precision)[0]
-
-
 def _build(target: Target, strategy, overrides, seed: int):
     import keras
 
@@ -525,6 +518,7 @@ def quality_check(f32: dict, auto: dict) -> dict:
 # One recipe, all recipes
 # --------------------------------------------------------------------------------------------------------------------
 def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log) -> dict:
+    from . import runtime
     from .data import synthetic
 
     over = {k: v for k, v in dict(size=args.image_size, batch=args.batch_size, width=args.width).items()
@@ -540,7 +534,7 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
     precisions = ["float32", "auto"] if args.precision == "both" else [args.precision]
     runs, model = {}, None
     for p in precisions:
-        policy = _policy(p, target)
+        policy = runtime.resolve_precision(p)[0]
         same = [q for q in runs if runs[q]["policy"] == policy]
         if same:  # auto is float32 here: the same measurement, not a second one
             log(f"{target.recipe}: {p} is {policy} on this machine, as measured above")
@@ -579,7 +573,7 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
 
 
 def add_arguments(p) -> None:
-    names = ", ".join(targets_names())
+    names = ", ".join(targets())
     p.add_argument("--recipes", default="all", help=f"comma-separated recipes to measure (default all: {names})")
     p.add_argument("--precision", choices=("both", "auto", "float32", "mixed_bfloat16", "mixed_float16"),
                    default="both", help="both (default): float32 and the recipe's auto policy, with the speed ratio")
@@ -602,13 +596,8 @@ def add_arguments(p) -> None:
     p.add_argument("--logical-cpus", type=int, default=0, help=argparse.SUPPRESS)
 
 
-def targets_names() -> list[str]:
-    return ["caae_affectnet", "fexgan_ferg", "dcgan_fer2013", "cgan_fashion_mnist", "cgan_cifar10", "cgan_faces",
-            "ganmut_affwild2"]
-
-
 def _choose(text: str) -> list[str]:
-    known = targets_names()
+    known = list(targets())
     if text == "all":
         return known
     chosen = [t.strip() for t in text.split(",") if t.strip()]
@@ -674,7 +663,7 @@ def run_bench(args, log) -> Path:
                                                                           for k, v in vars(args).items()
                                                                           if k != "func"}}
     # The practical peak, once per policy that will be used.
-    policies = sorted({_policy(p, table[r]) for r in chosen
+    policies = sorted({runtime.resolve_precision(p)[0]
                        for p in (["float32", "auto"] if args.precision == "both" else [args.precision])})
     peaks = {}
     for policy in policies:
