@@ -52,3 +52,19 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(scope="session")
+def compare_smoke(tmp_path_factory):
+    """``tfgan-emotion compare --smoke``'s output folder: five trained smoke runs (runs/<recipe>/compare-smoke-seed0,
+    each with its SavedModel) and the comparison. Shared by test_compare and test_study, so the five recipes train
+    once per test session (about 70 s)."""
+    import argparse
+
+    from tfgan_emotion import compare
+
+    out = tmp_path_factory.mktemp("compare") / "out"
+    p = argparse.ArgumentParser()
+    compare.add_arguments(p)
+    assert compare.main(p.parse_args(["--smoke", "--jobs", "2", "--out", str(out)])) == 0
+    return out

@@ -17,10 +17,8 @@ def _args(*argv):
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    out = tmp_path_factory.mktemp("compare") / "out"
-    assert C.main(_args("--smoke", "--jobs", 2, "--out", out)) == 0
-    return out, json.loads((out / "compare.json").read_text())
+def smoke(compare_smoke):
+    return compare_smoke, json.loads((compare_smoke / "compare.json").read_text())
 
 
 # Cells that do not apply, by design of the protocol (issue #9): everything else must be a finite number.
