@@ -1,6 +1,6 @@
 """``tfgan-emotion``: the console entry point.
 
-Subcommands: ``train`` (run a recipe), ``evaluate``, ``edit``, ``export``, ``report``, ``bench``, ``compare``, ``data``. A subcommand
+Subcommands: ``train`` (run a recipe), ``evaluate``, ``edit``, ``export``, ``report``, ``bench``, ``compare``, ``study``, ``data``. A subcommand
 whose system has not landed yet says which issue brings it and exits with status 2.
 """
 from __future__ import annotations
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--reports", type=Path, default=Path("reports"), help="reports root (default ./reports)")
     r.set_defaults(func=cmd_report)
 
-    from . import bench, compare
+    from . import bench, compare, study
 
     b = sub.add_parser("bench", help="benchmark training, input pipeline, precision, generation+evaluation, memory",
                        description=bench.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
                         description=compare.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_arguments(cp)
     cp.set_defaults(func=compare.main)
+
+    st = sub.add_parser("study", help="user study of paper 000 (section 5.5): make the questionnaire page, analyze "
+                        "the answers", description=study.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    study.add_arguments(st)
+    st.set_defaults(func=study.main)
 
     d = sub.add_parser("data", help="dataset tools: summary, crop")
     dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
