@@ -132,6 +132,27 @@ def test_make_generated_images_are_the_runs_outputs(compare_smoke, tmp_path):
             assert np.abs(got - want[j]).max() <= 1.5 / 127.5 + 1e-6, (recipe, e)
 
 
+def test_make_edits_given_source_faces_and_offers_edit_mode(compare_smoke, tmp_path):
+    caae = M.open_run(run_dir(compare_smoke, "caae_affectnet"))
+    src = tmp_path / "sources"
+    src.mkdir()
+    for j in range(3):
+        Image.fromarray(np.full((70, 50, 3), 60 * j, np.uint8)).save(src / f"face{j}.png")
+    (src / "notes.txt").write_text("not an image")
+    out = tmp_path / "caae"
+    assert make("--run", caae.path, "--per-emotion", 1, "--source-dir", src, "-o", out) == 0
+    gen = [k for k in read_key(out).values() if k["source"] == "generated"]
+    assert len(gen) == 7
+    used = sorted(Path(k["origin"].split("; source ")[1]).name for k in gen)
+    assert used == sorted([f"face{j % 3}.png" for j in range(7)])  # the 3 faces in turn
+    # fer2013 DCGAN: --mode edit transfers the renderer's neutral faces through the inverse encoder.
+    out = tmp_path / "dcgan"
+    assert make("--run", run_dir(compare_smoke, "dcgan_fer2013"), "--per-emotion", 1, "--mode", "edit", "-o", out) == 0
+    assert all(k["origin"].startswith("transfer to") for k in read_key(out).values() if k["source"] == "generated")
+    assert json.loads((out / M.STUDY_FILE).read_text())["mode"] == "edit"
+    assert make("--run", caae.path, "--mode", "generate", "-o", tmp_path / "x") == 2  # CAAE only edits
+
+
 def test_make_reads_real_faces_from_emotion_folders(compare_smoke, tmp_path):
     run = M.open_run(run_dir(compare_smoke, "cgan_faces"))
     real = tmp_path / "real"

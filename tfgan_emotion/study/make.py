@@ -19,8 +19,9 @@ Real images: --real-dir holding one sub-folder per emotion (any of the study's e
 spelling: happiness/, happy/, ...), or a dataset in its own release format with --real-dataset NAME (faces, ferg,
 fer2013, affectnet, affwild2 crops; split with --real-split). Without --real-dir the renderer's faces of held-out
 identities at the emotion's (valence, arousal) stand in (right for runs trained on the built-in synthetic faces).
-Real images are resized (centre square, then area/bilinear) to the run's image size and channels, as the paper
-resized FACES to its generator's size, so size and format do not give the source away.
+Real images are brought to the run's image size and channels (a folder's files as `tfgan-emotion edit` reads faces:
+centre square, then resized; a dataset release through its reader), as the paper resized FACES to its generator's
+size, so size and format do not give the source away.
 
 Writes STUDY_DIR/page/ (index.html + images/: what participants get; image files are named by opaque random ids),
 STUDY_DIR/key.csv (image id -> source, intended emotion, origin: keep it away from participants) and
@@ -43,7 +44,7 @@ import numpy as np
 from .. import paths
 from ..data import labels as L
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # what Pillow reads
 KEY_FILE, STUDY_FILE, PAGE_DIR = "key.csv", "study.json", "page"
 KEY_COLUMNS = ("image_id", "source", "intended_emotion", "origin")
 DEFAULT_SPLITS = {"faces": "all", "ferg": "val", "fer2013": "test", "affectnet": "validation",
@@ -175,41 +176,13 @@ def latent_size(run: Run, endpoint: str) -> int:
     return int(z["shape"][-1])
 
 
-def load_folder_images(folder: Path, size: int, channels: int, limit: int | None = None,
-                       what: str = "image") -> tuple[np.ndarray, list[Path]]:
+def load_folder_images(folder: Path, size: int, channels: int) -> tuple[np.ndarray, list[Path]]:
     """Every image file of ``folder`` (sorted), centre-cropped square, resized, in [-1, 1]."""
+    from ..editing import read_face
+
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if limit is not None:
-        files = files[:limit]
-    return np.stack([read_image(p, size, channels, what) for p in files]) if files else \
-        np.zeros((0, size, size, channels), np.float32), files
-
-
-def read_image(path: Path, size: int, channels: int, what: str = "image") -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
-            w, h = im.size
-            s = min(w, h)
-            im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-            x = np.asarray(im, np.float32)
-    except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"{path}: cannot read this {what} ({e}); remove it or convert it to PNG/JPEG") from None
-    x = x[..., None] if x.ndim == 2 else x
-    return to_size(x[None] / 127.5 - 1.0, size)[0]
-
-
-def to_size(images: np.ndarray, size: int) -> np.ndarray:
-    """[N, H, W, C] in [-1, 1] -> [N, size, size, C]: area averaging to shrink, bilinear to enlarge."""
-    import tensorflow as tf
-
-    x = np.asarray(images, np.float32)
-    if x.shape[1:3] == (size, size):
-        return x
-    method = "area" if x.shape[1] >= size else "bilinear"
-    return np.clip(tf.image.resize(x, (size, size), method=method).numpy(), -1.0, 1.0)
+    images = [read_face(p, size, channels) for p in files]
+    return (np.stack(images) if images else np.zeros((0, size, size, channels), np.float32)), files
 
 
 def renderer_faces(run: Run, n: int, emotions: list[str] | None, intensity: float, id_base: int,
@@ -281,6 +254,8 @@ def _emotion_of_folder(name: str, emotions: list[str]) -> str | None:
 
 def real_from_folders(root: Path, run: Run, emotions: list[str], per_emotion: int,
                       rng: np.random.Generator) -> tuple[np.ndarray, list[str], list[str]]:
+    from ..editing import read_face
+
     folders = {}
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
         e = _emotion_of_folder(d.name, emotions)
@@ -300,7 +275,7 @@ def real_from_folders(root: Path, run: Run, emotions: list[str], per_emotion: in
             raise ValueError(f"--real-dir: {folders[e]} holds {len(files)} images, the study needs {per_emotion} per "
                              "emotion (--per-emotion)")
         for i in sorted(rng.choice(len(files), per_emotion, replace=False)):
-            images.append(read_image(files[i], run.size, run.channels, "real image"))
+            images.append(read_face(files[i], run.size, run.channels))
             wanted.append(e)
             origins.append(str(files[i]))
     return np.stack(images), wanted, origins
@@ -342,8 +317,9 @@ def real_from_dataset(root: Path, dataset: str, split: str | None, run: Run, emo
 def save_png(image: np.ndarray, path: Path) -> None:
     from PIL import Image
 
-    x = np.clip(np.rint((np.asarray(image, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
-    Image.fromarray(x[..., 0] if x.shape[-1] == 1 else x).save(path, format="PNG")
+    from ..editing import to_uint8
+
+    Image.fromarray(to_uint8(image)).save(path, format="PNG")
 
 
 def page_html(title: str, study_id: str, emotions: list[dict], image_ids: list[str], display: int) -> str:
@@ -364,6 +340,8 @@ def make_study(args) -> Path:
         raise ValueError("--per-emotion must be at least 1")
     if not 0.0 < args.intensity <= 1.0:
         raise ValueError("--intensity must be in (0, 1]")
+    if args.display_size is not None and not 32 <= args.display_size <= 2048:
+        raise ValueError("--display-size must be 32 to 2048 CSS pixels")
     run = open_run(args.run)
     emotions = study_emotions(run, args.emotions)
     mode = args.mode or run.info.modes[0]
@@ -379,7 +357,7 @@ def make_study(args) -> Path:
             raise ValueError(f"--source-dir: a {run.recipe} run in --mode {mode} draws faces from noise; add --mode edit "
                              "to edit the source faces instead" if "edit" in run.info.modes else
                              f"--source-dir: a {run.recipe} run draws faces from noise, it takes no source faces")
-        sources, files = load_folder_images(Path(args.source_dir), run.size, run.channels, what="source face")
+        sources, files = load_folder_images(Path(args.source_dir), run.size, run.channels)
         if len(sources) == 0:
             raise ValueError(f"--source-dir {args.source_dir}: no image files ({', '.join(IMAGE_EXTENSIONS)})")
         source_names = [str(f) for f in files]
@@ -399,7 +377,7 @@ def make_study(args) -> Path:
         real, real_emotions, real_origins = real_from_folders(Path(args.real_dir), run, emotions, args.per_emotion,
                                                               rng)
     sources_col = ["real"] * len(real) + ["generated"] * len(gen)
-    images = np.concatenate([to_size(real, run.size), gen])
+    images = np.concatenate([real, gen])  # every source already at the run's size and channels
     intended = real_emotions + gen_emotions
     origins = real_origins + gen_origins
 
