@@ -537,3 +537,20 @@ def test_analysis_refuses_malformed_and_duplicate_files(faces_study, tmp_path, c
     assert analyze(faces_study, tmp_path / "short.csv", "--allow-incomplete", "-o", tmp_path / "inc") == 0
     assert analyze(tmp_path, good) == 2
     assert "is not a study folder" in capsys.readouterr().err
+
+
+def test_mean_ci_is_a_t_interval_clipped_to_the_scale():
+    from scipy import stats
+
+    v = [1.0, 1.0, 1.0, 2.0]
+    half = stats.t.ppf(0.975, 3) * np.std(v, ddof=1) / 2.0
+    c = A.mean_ci(v)
+    assert c["n"] == 4 and c["mean"] == 1.25 and c["low"] == pytest.approx(1.25 - half)
+    assert A.mean_ci(v, A.SCALE)["low"] == 1.0  # a rating cannot be below 1 (strongly agree)
+    assert A.mean_ci([3.0]) == {"mean": 3.0, "low": None, "high": None, "n": 1}
+    assert A.mean_ci([])["mean"] is None
+
+
+def test_study_without_subcommand_says_what_to_do(capsys):
+    assert cli.main(["study"]) == 2
+    assert "make, analyze" in capsys.readouterr().err

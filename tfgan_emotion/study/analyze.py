@@ -18,6 +18,8 @@ participants):
   confusion     per source: intended emotion (rows) x perceived emotion (columns, the best-rated, ties split),
                 rows summing to 1.
   per image     the intended emotion's mean rating and the recognition rate of every image, to find weak stimuli.
+Recognition and confusion count an image for a participant only when every emotion of it was rated (partial files
+kept with --allow-incomplete); agreement uses every rating.
 Writes OUT/analysis.json, report.md, report.html, responses_merged.csv (one row per answer with its source and
 intended emotion, for your own statistics) and figures/; OUT defaults to STUDY_DIR/analysis.
 """
@@ -186,7 +188,7 @@ def load_answers(files, meta: dict, key: dict, allow_incomplete: bool = False,
     by_hash, by_pid = {}, {}
     for f in expanded:
         name = str(f)
-        if name in by_hash.values() or name in accepted:
+        if name in accepted or name in rejected:
             continue  # the same path given twice (e.g. a folder and a glob)
         answers, problems = check_file(f, meta, key, allow_incomplete)
         digest = hashlib.sha256(f.read_bytes()).hexdigest() if f.exists() else None

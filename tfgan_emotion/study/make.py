@@ -82,7 +82,6 @@ class Run:
     system: str
     size: int
     channels: int
-    z_dim: int | None
     synthetic: bool
     info: SystemInfo
 
@@ -103,7 +102,7 @@ def open_run(run_dir) -> Run:
         raise ValueError(f"--run {run_dir}: no {paths.SAVED_MODEL}/saved_model.pb; train the run to the end (the "
                          "recipe exports when training finishes)")
     c = cfg["config"]
-    return Run(run_dir, cfg["recipe"], system, int(c["image_size"]), int(c["channels"]), c.get("z_dim"),
+    return Run(run_dir, cfg["recipe"], system, int(c["image_size"]), int(c["channels"]),
                not cfg.get("args", {}).get("data_dir"), SYSTEMS[system])
 
 
@@ -219,12 +218,12 @@ def generate(run: Run, mode: str, emotions: list[str], per_emotion: int, intensi
         origins = [f"generate(z #{i}, {e})" for i, e in enumerate(wanted)]
     else:
         if sources is None:
+            if not run.synthetic:
+                log("no --source-dir: editing neutral faces from the built-in renderer, although this run was "
+                    "trained on a dataset; give --source-dir with faces of that dataset's kind")
             sources, source_names = renderer_faces(run, n, None, 0.0, 0, seed)
-        if len(sources) < n:
-            # Several emotions per source face: each emotion still gets per_emotion DIFFERENT faces where possible.
-            order = np.arange(n) % len(sources)
-        else:
-            order = np.arange(n)
+        # Fewer faces than images: the faces in turn, so each emotion's images still come from different faces.
+        order = np.arange(n) % len(sources)
         inputs["image"] = sources[order].astype(np.float32)
         what = {"caae": f"edit to (v, a) = {intensity:g} x direction of", "ganmut": f"edit_emotion rho {intensity:g}"}
         origins = [f"{what.get(run.system, 'transfer to')} {e}; source {source_names[k]}"
