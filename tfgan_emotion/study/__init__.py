@@ -79,7 +79,7 @@ def main(args) -> int:
     except AnswersRejected as e:
         print(f"tfgan-emotion study {args.study_command}: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError) as e:  # readers: missing ffmpeg, unreadable files
         print(f"tfgan-emotion study {args.study_command}: {e}", file=sys.stderr)
         return 2
     return 0
