@@ -16,6 +16,29 @@ def _ccc(x, y):
     return 2 * cov / (x.var() + y.var() + (mx - my) ** 2)
 
 
+# --- package layout ---------------------------------------------------------------------------------------------
+def test_package_re_exports_every_public_name_of_its_modules():
+    """``synthetic`` is a package of three modules (renderer, stand-ins, file writers); every public name defined in
+    them is importable from the package itself, and is the same object."""
+    import ast
+    import inspect
+
+    from tfgan_emotion.data.synthetic import renderer, standins, writers
+
+    homes = {}
+    for mod in (renderer, standins, writers):
+        for node in ast.parse(inspect.getsource(mod)).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node]
+            for target in targets:
+                name = getattr(target, "id", getattr(target, "name", None))
+                if name and not name.startswith("_"):
+                    homes[name] = mod
+    assert {"render_faces", "make_arrays", "write_affwild2_frames", "write_affectnet_files"} <= set(homes)
+    assert sorted(S.__all__) == sorted(homes)
+    for name, mod in homes.items():
+        assert getattr(S, name) is getattr(mod, name), name
+
+
 # --- renderer ---------------------------------------------------------------------------------------------------
 
 def test_same_seed_same_pixels_different_seed_different():
