@@ -1,12 +1,11 @@
-"""Label-interpolation cGAN on FACES (paper 000, Mertes et al.; SPECS "Label-interpolation cGAN").
+"""Label-interpolation cGAN on FACES (paper 000). `--help` lists every flag.
 
-Trains a conditional DCGAN on one-hot labels, then queries it with labels between classes and measures what
-comes out (tfgan_emotion/cgan_recipe.py has the details). --data-dir reads the real dataset; without it the
-built-in stand-in is used. --help lists every flag.
+The system lives in the package (tfgan_emotion.systems); this script is the same as
+`tfgan-emotion train cgan_faces [flags]`.
 """
 import sys
 
-from tfgan_emotion.cgan_recipe import main
+from tfgan_emotion import systems
 
 if __name__ == "__main__":
-    sys.exit(main("faces"))
+    sys.exit(systems.main(systems.get("cgan_faces")))

@@ -1,5 +1,5 @@
 """``tfgan-emotion bench``: how fast every recipe trains, feeds, generates and evaluates on this machine, at the
-paper's batch size and resolution (SPECS; override with --image-size/--batch-size/--width, which the report flags).
+paper's batch size and resolution (override with --image-size/--batch-size/--width, which the report flags).
 
 For each chosen recipe, in one process:
 
@@ -60,157 +60,23 @@ class Target:
     stream: Callable     # (source, model_config, seed) -> unbatched tf.data stream of training examples
     endpoint: str        # SavedModel endpoint timed for generation
     evaluators: Callable  # (size) -> list of (name, keras model)
+    endpoints: Callable   # model -> {name: (fn, input signature)}, the system's SavedModel endpoints
     settings: dict = field(default_factory=dict)
 
     def config(self, size=None, batch=None, width=None):
         return dict(image_size=size or self.size, batch_size=batch or self.batch, width=width or 1.0)
 
 
-def _keys(ds, keys):
-    return ds.map(lambda e: {k: e[k] for k in keys})
-
-
-def _caae_build(size, batch, width):
-    from .gans.caae import CAAE, CAAEConfig
-
-    # identity_net "random": the paper's VGG-Face graph with untrained weights (no weights file; same cost).
-    return CAAE(CAAEConfig(image_size=size, batch_size=batch, width=width, identity_net="random"))
-
-
-def _caae_stream(source, model, seed):
-    from . import training
-
-    ds = _keys(base_dataset(source, model.config.image_size, model.config.channels, 8), ("image", "valence", "arousal"))
-    return training.add_noise(ds, "z_prior", (model.config.z_dim,), seed=seed)
-
-
-def _caae_eval(size):
-    from .eval.caae import build_regressor
-
-    return [("table2_valence_regressor", build_regressor(size, 3, 1.0, name="valence", seed=0)),
-            ("table2_arousal_regressor", build_regressor(size, 3, 1.0, name="arousal", seed=1))]
-
-
-def _fexgan_build(size, batch, width):
-    from .gans.fexgan import FExGAN, FExGANConfig
-
-    return FExGAN(FExGANConfig(image_size=size, batch_size=batch, width=width), steps_per_epoch=100)
-
-
-def _fexgan_stream(source, model, seed):
-    from . import training
-    from .data import pairs
-
-    c = model.config
-    if source[0] == "arrays":
-        arr = source[1]
-        table = pairs.ImageTable(images=arr["image"], channels=c.channels)
-        expression = arr["expression"] % c.n_classes
-        character = arr.get("character", arr["identity"] % 6)
-    else:
-        scan = source[1]
-        table = pairs.ImageTable(scan=scan, image_size=c.image_size, channels=c.channels)
-        expression = scan.labels["expression"] % c.n_classes
-        character = np.arange(len(expression)) % 6
-    ds = pairs.affect_pairs(table, expression, character, c.n_classes, seed=seed)
-    ds = training.add_noise(ds, "eps", (c.latent,), seed=seed, distribution="normal")
-    return training.add_noise(ds, "lambda", (), seed=seed + 1, distribution="normal")
-
-
-def _classifier_eval(n_classes, channels):
-    def make(size):
-        from .eval.common import build_classifier
-
-        return [("expression_classifier", build_classifier(size, channels, n_classes))]
-
-    return make
-
-
-def _dcgan_build(size, batch, width):
-    from .gans.dcgan import DCGAN, DCGANConfig
-
-    return DCGAN(DCGANConfig(image_size=size, batch_size=batch, width=width))
-
-
-def _labelled_stream(n_classes, *noises):
-    """``image`` + ``expression`` with the recipe's per-example noise: ``(name, shape_fn(config), seed offset)``."""
-    def stream(source, model, seed):
-        from . import training
-
-        c = model.config
-        ds = _keys(base_dataset(source, c.image_size, c.channels, n_classes), ("image", "expression"))
-        for name, shape, offset in noises:
-            ds = training.add_noise(ds, name, shape(c), seed=seed + offset)
-        return ds
-
-    return stream
-
-
-def _cgan_build(n_classes, channels, lr):
-    def build(size, batch, width):
-        from .gans.cgan import CGAN, CGANConfig
-
-        return CGAN(CGANConfig(image_size=size, channels=channels, n_classes=n_classes, width=width,
-                               batch_size=batch, learning_rate=lr))
-
-    return build
-
-
-def _cgan_eval(n_classes, channels, regressor):
-    def make(size):
-        from .eval.cgan import build_efficientnet, build_mobilenet_regressor
-
-        if regressor:
-            return [("mobilenetv2_va_regressor", build_mobilenet_regressor(size, channels))]
-        return [("efficientnet_b0_classifier", build_efficientnet(size, channels, n_classes))]
-
-    return make
-
-
-def _ganmut_build(size, batch, width):
-    from .gans.ganmut import GANmut, GANmutConfig
-
-    return GANmut(GANmutConfig(image_size=size, batch_size=batch, width=width))
-
-
-def _ganmut_stream(source, model, seed):
-    from .gans.ganmut import attach_draws
-
-    c = model.config
-    return attach_draws(_keys(base_dataset(source, c.image_size, c.channels, c.n_classes), ("image", "expression")),
-                        seed=seed)
-
-
-def _ganmut_eval(size):
-    from .eval.ganmut import build_classifier
-
-    return [("vgg16_classifier", build_classifier("vgg16", size)), ("resnet50_classifier",
-                                                                     build_classifier("resnet50", size))]
-
-
 def targets() -> dict[str, Target]:
-    from .cgan_recipe import SETUPS
+    """Every registered system at its paper settings (systems.<x>.bench)."""
+    from . import systems
 
-    def cgan(name, regressor):
-        s = SETUPS[name]
-        n = len(s.vocab.names)
-        return Target(f"cgan_{name}", "000", name, s.size, s.channels, 32, n, _cgan_build(n, s.channels, s.lr),
-                      _labelled_stream(n, ("z", lambda c: (c.z_dim,), 0)), "generate", _cgan_eval(n, s.channels, regressor))
-
-    return {
-        "caae_affectnet": Target("caae_affectnet", "001", "affectnet", 96, 3, 49, 8, _caae_build, _caae_stream,
-                                 "edit", _caae_eval),
-        "fexgan_ferg": Target("fexgan_ferg", "004", "ferg", 128, 3, 32, 7, _fexgan_build, _fexgan_stream, "transfer",
-                              _classifier_eval(7, 3)),
-        "dcgan_fer2013": Target("dcgan_fer2013", "003", "fer2013", 48, 1, 64, 7, _dcgan_build, _labelled_stream(7, ("z", lambda c: (c.z_dim,), 0),
-                                                                                 ("y_random", lambda c: (), 1)),
-                                "transfer", _classifier_eval(7, 1)),
-        "cgan_fashion_mnist": cgan("fashion_mnist", False),
-        "cgan_cifar10": cgan("cifar10", False),
-        "cgan_faces": cgan("faces", True),
-        "ganmut_affwild2": Target("ganmut_affwild2", "002", "affwild2", 128, 3, 16, 7, _ganmut_build, _ganmut_stream,
-                                  "edit", _ganmut_eval),
-    }
+    out = {}
+    for system in systems.all_systems():
+        b = system.bench
+        out[system.name] = Target(system.name, system.paper, b.dataset, b.size, b.channels, b.batch, b.n_classes,
+                                  b.build, b.stream, b.endpoint, b.evaluators, system.endpoints)
+    return out
 
 
 def base_dataset(source, size: int, channels: int, n_classes: int):
@@ -463,11 +329,7 @@ def time_generation(target: Target, model, size: int, batch: int, batches: int, 
     """Images/s of the exported generation endpoint, of the evaluation network(s) on its output, and of both."""
     import tensorflow as tf
 
-    from .gans import caae, cgan, dcgan, fexgan, ganmut
-
-    module = {"caae": caae, "fexgan": fexgan, "dcgan": dcgan, "cgan": cgan, "ganmut": ganmut}[
-        target.recipe.split("_")[0]]
-    fn, specs = module.saved_model_endpoints(model)[target.endpoint]
+    fn, specs = target.endpoints(model)[target.endpoint]
     gen = tf.function(fn, input_signature=specs)
     evaluators = target.evaluators(size)
 
@@ -705,7 +567,7 @@ TARGETS = {"input_pipeline_ratio": 5.0, "fraction_of_matmul_peak": 0.5, "auto_sp
 
 
 def summarize(doc: dict) -> dict:
-    """The issue's targets, recipe by recipe: met or not, with the measured number."""
+    """The performance targets (:data:`TARGETS`), recipe by recipe: met or not, with the measured number."""
     out = {}
     amx = doc["machine"]["native_bf16_cpu"] and not doc["machine"]["gpus"]
     for name, e in doc["recipes"].items():
@@ -714,8 +576,7 @@ def summarize(doc: dict) -> dict:
         s["input_pipeline_target_met"] = s["input_pipeline_min_ratio"] >= TARGETS["input_pipeline_ratio"]
         if "fraction_of_matmul_peak" in main:
             s["fraction_of_matmul_peak"] = main["fraction_of_matmul_peak"]
-            if name in ("caae_affectnet", "ganmut_affwild2"):
-                s["matmul_peak_target_met"] = main["fraction_of_matmul_peak"] >= TARGETS["fraction_of_matmul_peak"]
+            s["matmul_peak_target_met"] = main["fraction_of_matmul_peak"] >= TARGETS["fraction_of_matmul_peak"]
         if "auto_vs_float32_speedup" in e:
             s["auto_vs_float32_speedup"] = e["auto_vs_float32_speedup"]
             if amx:
@@ -788,7 +649,7 @@ def document(doc: dict):
               f"{g['evaluation_images_per_second']:.1f}", f"{g['images_per_second']:.1f}",
               _fmt_s(g["paper001_projected_seconds"])]
              for name, g in ((n, e["generation_evaluation"]) for n, e in doc["recipes"].items())])
-    d.heading(2, "Targets (issue #9)")
+    d.heading(2, "Targets")
     items = []
     for name, s in doc.get("summary", {}).items():
         bits = [f"input >= 5x: {'met' if s['input_pipeline_target_met'] else 'NOT met'} "

@@ -1,65 +1,62 @@
 """``tfgan-emotion``: the console entry point.
 
-Subcommands: ``train`` (run a recipe), ``evaluate``, ``edit``, ``export``, ``report``, ``bench``, ``compare``, ``study``, ``data``. A subcommand
-whose system has not landed yet says which issue brings it and exits with status 2.
+Subcommands: ``train`` (a system's recipe), ``evaluate`` and ``export`` (any run directory, finished or stopped
+mid-training), ``edit``, ``report``, ``bench``, ``compare``, ``study``, ``data``.
 """
 from __future__ import annotations
 
 import argparse
-import runpy
 import sys
 from pathlib import Path
 
-# Recipe name -> (paper file in shared/papers, what it reproduces).
-RECIPES = {
-    "caae_affectnet": ("001", "CAAE continuous valence/arousal editing on AffectNet (Lindt et al. 2019)"),
-    "fexgan_ferg": ("004", "FExGAN on FERG-DB (Siddiqui 2022)"),
-    "dcgan_fer2013": ("003", "conditional DCGAN + inverse encoder on fer2013 (Fan, Liu, Wang)"),
-    "cgan_fashion_mnist": ("000", "label-interpolation cGAN on Fashion-MNIST (Mertes et al.)"),
-    "cgan_cifar10": ("000", "label-interpolation cGAN on CIFAR-10 (Mertes et al.)"),
-    "cgan_faces": ("000", "label-interpolation cGAN on FACES (Mertes et al.)"),
-    "ganmut_affwild2": ("002", "GANmut polar emotion space on Aff-Wild2 (+AffectNet)"),
-}
-
-# Subcommand -> the issue that brings it, for the ones not available yet.
-PENDING = {
-    "evaluate": "the per-system issues #4-#8 (each recipe evaluates at the end of training meanwhile)",
-    "export": "the per-system issues #4-#8 (each recipe exports at the end of training meanwhile)",
-}
-
-
-def recipes_dir() -> Path:
-    """The ``recipes/`` folder of the checkout this package was installed from (``pip install -e .``)."""
-    return Path(__file__).resolve().parent.parent / "recipes"
-
-
-def _pending(name: str):
-    def run(args) -> int:
-        print(f"tfgan-emotion {name}: not available yet; it arrives with {PENDING[name]}.", file=sys.stderr)
-        return 2
-
-    return run
-
 
 def cmd_train(args) -> int:
+    from . import systems
+
     if args.list or not args.recipe:
-        print("recipes (python recipes/<name>.py --help for each one's flags):")
-        for name, (paper, what) in RECIPES.items():
-            print(f"  {name:20s} paper {paper}: {what}")
+        print("recipes (tfgan-emotion train <name> --help for each one's flags):")
+        for s in systems.all_systems():
+            print(f"  {s.name:20s} paper {s.paper}: {s.summary}")
         return 0 if args.list else 2
-    if args.recipe not in RECIPES:
-        print(f"tfgan-emotion train: unknown recipe {args.recipe!r}; known: {', '.join(RECIPES)}", file=sys.stderr)
-        return 2
-    script = recipes_dir() / f"{args.recipe}.py"
-    if not script.exists():
-        print(f"tfgan-emotion train: {script} not found; recipes live in the repository's recipes/ folder, so "
-              "install the package from a checkout with `pip install -e .`", file=sys.stderr)
-        return 2
-    sys.argv = [str(script)] + list(args.recipe_args)
     try:
-        runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as e:
-        return int(e.code or 0) if not isinstance(e.code, str) else (print(e.code, file=sys.stderr) or 1)
+        system = systems.get(args.recipe)
+    except KeyError as e:
+        print(f"tfgan-emotion train: {e.args[0]}", file=sys.stderr)
+        return 2
+    return systems.main(system, list(args.recipe_args))
+
+
+def _eval_overrides(args) -> dict:
+    """The evaluation flags given on the command line (None = keep the run's own)."""
+    flags = {}
+    for key in ("eval_faces", "classifier_steps", "regressor_steps", "regressor_width", "regressor_images",
+                "noise_vectors", "classifier_size", "vgg16_weights", "resnet50_weights", "vggface_weights",
+                "affectnet_dir", "reports"):
+        value = getattr(args, key, None)
+        if value is not None:
+            flags[key] = value
+    return flags
+
+
+def cmd_evaluate(args) -> int:
+    from . import systems
+
+    try:
+        return systems.evaluate_run(args.run, _eval_overrides(args))
+    except systems.UsageError as e:
+        print(f"tfgan-emotion evaluate: {e}", file=sys.stderr)
+        return 2
+
+
+def cmd_export(args) -> int:
+    from . import systems
+
+    try:
+        out = systems.export_from_run(args.run)
+    except systems.UsageError as e:
+        print(f"tfgan-emotion export: {e}", file=sys.stderr)
+        return 2
+    print(out)
     return 0
 
 
@@ -85,8 +82,8 @@ def cmd_edit(args) -> int:
         elif args.image is None:
             raise ValueError("give --image (a face or a folder) to edit, or --mix for a label-interpolation cGAN run")
         else:
-            editing.run_edit(args.run, args.image, args.output, args.valence, args.arousal, args.grid, args.affect,
-                             theta=args.theta, rho=args.rho, emotion=args.emotion)
+            editing.run_edit(args.run, args.image, args.output, valence=args.valence, arousal=args.arousal,
+                             grid=args.grid, affect=args.affect, theta=args.theta, rho=args.rho, emotion=args.emotion)
     except (FileNotFoundError, ValueError) as e:
         print(f"tfgan-emotion edit: {e}", file=sys.stderr)
         return 2
@@ -133,18 +130,32 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--list", action="store_true", help="list the recipes and the papers they reproduce")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="evaluate a run with its paper's protocol")
-    e.add_argument("run_dir", type=Path)
-    e.set_defaults(func=_pending("evaluate"))
+    e = sub.add_parser("evaluate", help="evaluate a run with its paper's protocol (finished, or stopped mid-training)",
+                       description="Rebuild a run's model from its config.json and newest complete checkpoint, run "
+                       "the paper's evaluation, and rewrite metrics.json and the report. Works on a finished run and "
+                       "on one stopped mid-training. Evaluation flags given here replace the run's own.")
+    e.add_argument("--run", type=Path, required=True, help="run directory (holds config.json and ckpt/)")
+    g = e.add_argument_group("evaluation settings (each only for the systems that have it; default: the run's own)")
+    g.add_argument("--eval-faces", type=int, help="held-out faces to evaluate on")
+    g.add_argument("--classifier-steps", type=int, help="training steps of the evaluation classifier(s)")
+    g.add_argument("--regressor-steps", type=int, help="training steps of the valence/arousal regressor(s)")
+    g.add_argument("--regressor-width", type=float, help="CAAE: width of the Table II regressors")
+    g.add_argument("--regressor-images", type=int, help="CAAE: regressor training images on real data")
+    g.add_argument("--noise-vectors", type=int, help="cGAN: noise vectors per class pair")
+    g.add_argument("--classifier-size", type=int, help="GANmut: input side of the VGG16/ResNet50 classifiers")
+    g.add_argument("--vgg16-weights", type=Path, help="GANmut: VGG16 ImageNet weights file")
+    g.add_argument("--resnet50-weights", type=Path, help="GANmut: ResNet50 ImageNet weights file")
+    g.add_argument("--affectnet-dir", type=Path, help="cGAN on FACES: AffectNet root for the VA regressor")
+    g.add_argument("--reports", type=Path, help="reports root (default: the run's own)")
+    e.set_defaults(func=cmd_evaluate)
+
+    from . import systems
 
     ed = sub.add_parser("edit", help="edit faces with an exported run",
                         description="Edit a face (or every image of a folder) with a trained run's exported model. "
-                        "CAAE: --valence V --arousal A, or --grid for the 7x7 sheet of paper 001. FExGAN: --affect "
-                        "joy (or anger+sadness, or a vector of 7 numbers), or --grid for every affect. fer2013 DCGAN: "
-                        "--affect happy (a fer2013 label name or index), or --grid for every label. Label-interpolation cGAN: "
-                        "--mix neutral=0.3,happiness=0.7 (no --image). GANmut: --theta 1.2 --rho 0.7 (a point of the "
-                        "polar emotion space, radians), --emotion happy --rho 0.5 (along a learned direction), or "
-                        "--grid for the 7 emotions.")
+                        "What each system takes:\n" + "\n".join(
+                            f"  {s.name}: {s.edit_help}" for s in systems.all_systems()),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ed.add_argument("--run", type=Path, required=True, help="run directory (printed at the end of training)")
     ed.add_argument("--image", type=Path, help="an image file or a folder of images (not with --mix)")
     ed.add_argument("-o", "--output", type=Path, required=True, help="output PNG (or folder, for a folder input)")
@@ -164,9 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "(CAAE) or every affect / label (FExGAN, fer2013 DCGAN)")
     ed.set_defaults(func=cmd_edit)
 
-    x = sub.add_parser("export", help="export a run's networks as .keras files and a SavedModel")
-    x.add_argument("run_dir", type=Path)
-    x.set_defaults(func=_pending("export"))
+    x = sub.add_parser("export", help="export a run's networks as .keras files and a SavedModel",
+                       description="Rebuild a run's model from its config.json and newest complete checkpoint and "
+                       "write export/<network>.keras and export/saved_model (with the system's endpoints). Works on a "
+                       "finished run and on one stopped mid-training.")
+    x.add_argument("--run", type=Path, required=True, help="run directory (holds config.json and ckpt/)")
+    x.set_defaults(func=cmd_export)
 
     r = sub.add_parser("report", help="write reports/<recipe>/<run>/report.{md,html} from a run directory")
     r.add_argument("run_dir", type=Path, help="a run directory (holds config.json)")

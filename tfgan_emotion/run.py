@@ -1,14 +1,8 @@
 """What every recipe shares: the common command-line flags (DESIGN.md "Contracts"), the run directory and its
 config.json, and the check that re-running a command resumes the same run rather than mixing two configurations.
 
-A recipe does::
-
-    parser = run.common_parser("caae_affectnet", __doc__, default_batch_size=49)
-    ...recipe flags...
-    args = parser.parse_args()
-    r = run.start(args, "caae_affectnet", system_config)   # runtime set up, run dir made, config printed
-    with r.strategy.scope(): model = ...
-    training.train(model, dataset, r.dir, r.train_config(steps), r.strategy, r.runtime.is_chief)
+The driver in ``systems/base.py`` uses these for every system: :func:`common_parser` for the flags,
+:func:`check_resumable` before any data is read, :func:`start` for the run directory, :meth:`Run.train`.
 """
 from __future__ import annotations
 
@@ -23,10 +17,17 @@ from pathlib import Path
 from . import paths, runtime
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (what is wrong, and where to look), not the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
 def common_parser(recipe: str, description: str | None, default_batch_size: int, default_steps: int | None = None,
                   smoke_steps: int = 4) -> argparse.ArgumentParser:
     """An ArgumentParser with the flags every recipe has."""
-    p = argparse.ArgumentParser(prog=f"python recipes/{recipe}.py", description=description,
+    p = OneLineErrorParser(prog=f"python recipes/{recipe}.py", description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("data")
     g.add_argument("--data-dir", type=Path, help="root of the real dataset in its published layout; without it the "
@@ -95,6 +96,7 @@ class Run:
     runtime: runtime.RuntimeInfo
     config: dict
     notes: list = field(default_factory=list)
+    write: bool = True     # False: a reopened run (evaluate / export) leaves config.json as training wrote it
 
     def train_config(self, steps: int, **overrides):
         from .training import TrainConfig
@@ -129,23 +131,8 @@ class Run:
             print(f"{self.recipe}: {e}", file=sys.stderr)
             return None
 
-    def finish(self, model, result, metrics: dict, endpoints: dict, evaluate=None):
-        """The end of every recipe, on the chief only (None elsewhere): ``evaluate()`` (a dict of results, skipped
-        with --skip-eval) added to ``metrics``, metrics.json (with the training summary first), the networks as
-        ``.keras`` files and one SavedModel with ``endpoints``, and the report. Returns (metrics, report.md)."""
-        from . import export, report
-
-        if not self.runtime.is_chief:
-            return None
-        if evaluate is not None and not getattr(self.args, "skip_eval", False):
-            metrics = {**metrics, **evaluate()}
-        self.write_metrics({"training": result.to_dict(), **metrics}, result.step)
-        export.export_networks(model.networks(), self.dir / "export")
-        export.export_saved_model(self.dir / "export" / "saved_model", model.networks(), endpoints)
-        return metrics, report.write_report(self.dir, self.args.reports)
-
     def _write_config(self):
-        if not self.runtime.is_chief:
+        if not self.runtime.is_chief or not self.write:
             return
         doc = {"recipe": self.recipe, "run": self.name, "system": self.config.get("system", self.recipe),
                "config": self.config, "args": _jsonable(vars(self.args)), "runtime": self.runtime.to_dict(),
@@ -158,10 +145,11 @@ class ConfigMismatch(ValueError):
     pass
 
 
-def check_resumable(run_dir: Path, config: dict, args, resumable=()) -> None:
+def check_resumable(run_dir: Path, config: dict | None, args, resumable=()) -> None:
     """Refuse to resume ``run_dir`` with a different configuration (a different batch size, say). Flags in
     :data:`RESUMABLE_FLAGS` and ``resumable`` may differ, and so may config fields named in ``resumable`` (those
-    derived from a resumable flag, e.g. a schedule's length from --steps)."""
+    derived from a resumable flag, e.g. a schedule's length from --steps). ``config`` None compares the flags
+    only (the check made before any data is read)."""
     path = run_dir / paths.CONFIG
     if not path.exists():
         return
@@ -171,7 +159,7 @@ def check_resumable(run_dir: Path, config: dict, args, resumable=()) -> None:
     old_args = {k: v for k, v in old.get("args", {}).items() if k not in free}
     diffs = [f"{k}: {old_args.get(k)!r} -> {new_args.get(k)!r}" for k in sorted(set(new_args) | set(old_args))
              if old_args.get(k) != new_args.get(k)]
-    old_cfg, new_cfg = old.get("config", {}), _jsonable(config)
+    old_cfg, new_cfg = old.get("config", {}), _jsonable(config) if config is not None else old.get("config", {})
     diffs += [f"config.{k}: {old_cfg.get(k)!r} -> {new_cfg.get(k)!r}" for k in sorted(set(old_cfg) | set(new_cfg))
               if k not in free and old_cfg.get(k) != new_cfg.get(k)]
     if diffs:
@@ -179,10 +167,15 @@ def check_resumable(run_dir: Path, config: dict, args, resumable=()) -> None:
                              "Re-run with the original flags to resume it, or pass --run NEW_NAME for a new run.")
 
 
-def start(args, recipe: str, config, notes=(), resumable=()) -> Run:
-    """Set up the runtime from the common flags, create (or reopen) the run directory and write config.json.
-    ``resumable`` names recipe flags that may change when the run is resumed."""
-    strat, info = runtime.setup(args.strategy, args.precision, args.seed, args.deterministic, args.logical_cpus)
+def setup_runtime(args):
+    """(strategy, RuntimeInfo) from the common flags; must run before TensorFlow creates its runtime."""
+    return runtime.setup(args.strategy, args.precision, args.seed, args.deterministic, args.logical_cpus)
+
+
+def start(args, recipe: str, config, notes=(), resumable=(), runtime_setup=None) -> Run:
+    """Set up the runtime from the common flags (unless ``runtime_setup`` gives it), create (or reopen) the run
+    directory and write config.json. ``resumable`` names recipe flags that may change when the run is resumed."""
+    strat, info = runtime_setup or setup_runtime(args)
     name = args.run or default_run_name(args)
     run_dir = Path(args.out) / name
     cfg = _jsonable(config)
@@ -231,15 +224,3 @@ def steps_from(args, paper_steps: int, steps_per_epoch: int | None = None, smoke
             raise ValueError("--epochs needs a dataset of known size; give --steps instead")
         return max(1, int(round(args.epochs * steps_per_epoch)))
     return paper_steps
-
-
-def pending_recipe(recipe: str, paper: str, issue: int, argv=None) -> int:
-    """Entry point of a recipe whose system has not landed yet: answers --help, says which issue brings it and
-    what already works, trains nothing, and returns 0 (nothing failed: there is nothing to run yet)."""
-    p = argparse.ArgumentParser(prog=f"python recipes/{recipe}.py",
-                                description=f"Reproduces {paper}. Not implemented yet: it arrives with issue #{issue}.")
-    p.parse_known_args(argv)
-    print(f"{recipe}: this recipe is not implemented yet; it arrives with issue #{issue} ({paper}).\n"
-          "Nothing was trained. What works already: the training engine (tf.distribute, checkpoints/resume, export, "
-          "reports) and its tests (`pytest`); `tfgan-emotion --help` lists the commands.", file=sys.stderr)
-    return 0

@@ -394,6 +394,27 @@ def _events(run_dir: Path, event: dict) -> None:
         f.write(json.dumps({"time": time.time(), **event}) + "\n")
 
 
+def restore(model: GANModel, run_dir) -> tuple[int | None, str | None]:
+    """Load the newest complete checkpoint of ``run_dir`` into ``model`` (its networks; optimizer state is not
+    needed to evaluate or export). Returns (step, checkpoint prefix), or (None, None) when there is none."""
+    run_dir = Path(run_dir)
+    if not (run_dir / paths.CKPT).exists():
+        return None, None
+    step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    ckpt = tf.train.Checkpoint(model=model, step=step_var)
+    store = _CheckpointStore(ckpt, step_var, run_dir / paths.CKPT, keep=1)
+    for prefix in store.complete_checkpoints():
+        try:
+            status = ckpt.restore(prefix)
+            status.expect_partial()
+            status.assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as e:
+            _log(f"checkpoint {prefix} could not be restored ({type(e).__name__}: {str(e)[:200]}); trying an older one")
+            continue
+        return int(step_var.numpy()), prefix
+    return None, None
+
+
 def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfig, strategy=None,
           is_chief: bool = True, extra_callbacks=()) -> TrainResult:
     """Train ``model`` on the UNBATCHED dataset of dicts for ``config.steps`` total steps.

@@ -495,7 +495,7 @@ def save_faces_grid(edit_fn: EditFn, faces, labels, path, ncol: int | None = Non
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Synthetic-only: identity preservation (ours; SPECS "CAAE", issue #4)
+# Synthetic-only: identity preservation (ours)
 # ----------------------------------------------------------------------------------------------------------------
 def train_identity_classifier(images, identities, steps: int, batch_size: int = 64, width: float = 1.0,
                               lr: float = 1e-3, seed: int = 0,
@@ -547,3 +547,35 @@ def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels
             "per_label": [{"valence": v, "arousal": a, "share": float(hits[j] / n)}
                           for j, (v, a) in enumerate(labels)],
             "n_images": int(n * len(labels)), "n_faces": int(n)}
+
+
+def evaluate(edit_fn: EditFn, held: dict, train: dict, ev: dict, figures_dir, seed: int = 0, identity_probe=None,
+             log=print) -> dict:
+    """Paper 001 section IV on one run: the two Table II regressors trained on ``train`` (Table III on ``held``),
+    Table IV (the first ``ev["eval_faces"]`` held-out faces edited to the 49 grid labels), Fig. 2-4 in
+    ``figures_dir``; with ``identity_probe`` (synthetic faces of known identity) also identity preservation.
+    ``held``/``train``: dicts of ``image``, ``valence``, ``arousal`` (and ``identity`` in ``train`` for the probe)."""
+    figures_dir = Path(figures_dir)
+
+    def va(d):
+        return np.stack([d["valence"], d["arousal"]], -1).astype(np.float32)
+
+    steps = ev["regressor_steps"] or max(1, 5 * len(train["image"]) // 64)
+    log(f"training the two Table II regressors ({steps} steps, width x{ev['regressor_width']})")
+    regs = train_regressors(train["image"], va(train), steps=steps, width=ev["regressor_width"],
+                            lr=ev["regressor_lr"], seed=seed, log=log)
+    faces = held["image"][:ev["eval_faces"]]
+    metrics = {"table3_regressors": regressor_table(regs, held["image"], va(held))}
+    log(f"editing {len(faces)} held-out faces to the 49 grid labels (Table IV)")
+    metrics["table4_edits"] = edit_table(edit_fn, faces, regs)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    save_heatmap_sheet(heatmaps(edit_fn, faces), figures_dir / "fig2_heatmaps.png")
+    save_edit_grid(edit_fn, faces[0], figures_dir / "fig3_edit_grid.png")
+    n4 = min(25, len(held["image"]))
+    save_faces_grid(edit_fn, held["image"][:n4], fig3_labels()[:n4], figures_dir / "fig4_faces_grid.png")
+    if identity_probe is not None:
+        log("training the synthetic identity classifier (identity preservation)")
+        clf = train_identity_classifier(train["image"], train["identity"], steps=ev["identity_steps"], seed=seed)
+        metrics["identity_preservation"] = identity_preservation(edit_fn, identity_probe["image"],
+                                                                 identity_probe["identity"], clf)
+    return metrics

@@ -191,3 +191,101 @@ def save_va_figure(curves: dict, path) -> Path:
     axes[0].legend(fontsize=8)
     fig.suptitle("Valence and arousal from neutral to each emotion (paper Fig. 14)")
     return save_figure(fig, path)
+
+
+def va_data(affectnet_dir, size: int, n: int, seed: int = 0):
+    """Images with (valence, arousal) for the faces regressor: AffectNet if given, else the synthetic faces."""
+    from ..data import synthetic as synth
+
+    if affectnet_dir:
+        from ..data import affectnet
+
+        out = {"image": [], "va": []}
+        ds, _ = affectnet.load(affectnet_dir, "train", image_size=size, channels=3, shuffle_files=True,
+                               seed=seed)
+        for e in ds.take(n).as_numpy_iterator():
+            out["image"].append(e["image"])
+            out["va"].append((e["valence"], e["arousal"]))
+        val, _ = affectnet.load(affectnet_dir, "validation", image_size=size, channels=3, verbose=False)
+        held = {"image": [], "va": []}
+        for e in val.take(1000).as_numpy_iterator():
+            held["image"].append(e["image"])
+            held["va"].append((e["valence"], e["arousal"]))
+        return ({k: np.asarray(v, np.float32) for k, v in out.items()},
+                {k: np.asarray(v, np.float32) for k, v in held.items()}, "AffectNet")
+    tr = synth.make_arrays("affectnet", "train", n=n, size=size, seed=seed)
+    va = synth.make_arrays("affectnet", "val", n=max(100, n // 10), size=size, seed=seed)
+    pack = lambda d: {"image": d["image"], "va": np.stack([d["valence"], d["arousal"]], -1)}  # noqa: E731
+    return pack(tr), pack(va), "synthetic AffectNet-like faces"
+
+
+def evaluate_classes(model, vocabulary, dataset: str, channels: int, train: dict, held: dict, ev: dict, figures_dir,
+                     seed: int = 0, smoke: bool = False, note=None, log=print) -> dict:
+    """Paper 000 sections 4.4 (Fashion-MNIST, CIFAR-10): an EfficientNet-B0 trained on ``train`` reads the images
+    along every ordered class pair's interpolation (Fig. 5-8)."""
+    from . import common
+
+    names = vocabulary.names
+    n = len(names)
+    size = train["image"].shape[1]
+    clf = build_efficientnet(size, channels, n, seed=seed)
+    common.train_classifier(train["image"], train["expression"], steps=ev["classifier_steps"], batch_size=64,
+                            lr=common.warmup_cosine(EFFICIENTNET_LR, ev["classifier_steps"]), seed=seed,
+                            what="EfficientNet-B0 classifier", log=log, model=clf)
+    acc = float(np.mean(common.class_predictor(clf)(held["image"]) == held["expression"]))
+    log(f"EfficientNet-B0 accuracy on {len(held['image'])} held-out images: {acc:.3f}")
+    if acc < 0.5 and not smoke and note is not None:
+        note(f"The EfficientNet-B0 reader reached only {100 * acc:.0f}% held-out accuracy, so the confidence curves "
+               "below measure little about the interpolation; train it longer (--classifier-steps).")
+    conf = pair_confidences(model, clf, n, ev["noise_vectors"], seed=seed, names=names, log=log)
+    fig = Path(figures_dir)
+    label = dataset.replace("_", "-")
+    save_confidence_figure(conf, fig / "fig7_confidence.png",
+                             f"{label}: classifier confidence along the interpolation (paper Fig. 7/8)")
+    save_monotonicity_figure(conf, fig / "fig_monotonicity.png",
+                               f"{label}: pairs whose target confidence rises at every step")
+    rng = np.random.default_rng(seed)
+    pairs = [tuple(rng.choice(n, 2, replace=False)) for _ in range(6)]
+    save_strips(model, pairs, names, fig / "fig5_strips.png", f"{label}: interpolation examples (paper Fig. 5/6)",
+                  seed=seed)
+    return {"classifier": {"architecture": "EfficientNet-B0 (weights=None)", "heldout_accuracy": acc,
+                           "steps": ev["classifier_steps"]},
+            "interpolation": {k: v for k, v in conf.items() if k not in ("source", "target")},
+            "interpolation_pairs": {"source": conf["source"], "target": conf["target"]}}
+
+
+def evaluate_faces(model, vocabulary, ev: dict, figures_dir, seed: int = 0, smoke: bool = False, affectnet_dir=None,
+                   log=print) -> dict:
+    """Paper 000 sections 5.1 and 5.6 (FACES): a MobileNetV2 valence/arousal regressor (AffectNet when given)
+    reads neutral -> each emotion, and the valence/arousal targeting (Table 1, Fig. 13-14)."""
+    from .. import conditioning
+    from . import common
+    from .metrics import regression_report
+
+    names = vocabulary.names
+    neutral = names.index("neutral")
+    emotions = [k for k in range(len(names)) if k != neutral]
+    size = model.config.image_size
+    tr, held, source = va_data(affectnet_dir, size, max(ev["regressor_steps"] * 4, 2000) if not smoke else 64,
+                               seed)
+    reg = build_mobilenet_regressor(size, 3, seed=seed)
+    common.train_regressor(reg, tr["image"], tr["va"], steps=ev["regressor_steps"], batch_size=64,
+                           seed=seed, what="MobileNetV2 valence/arousal regressor", log=log)
+    pred = common.predict(reg, held["image"])
+    table1 = {dim: regression_report(held["va"][:, k], pred[:, k]) for k, dim in enumerate(("valence", "arousal"))}
+    curves = va_curves(model, reg, neutral, emotions, ev["noise_vectors"], seed=seed, names=names)
+    targeting = []
+    z = np.random.default_rng(seed).uniform(-1, 1, (ev["noise_vectors"], model.config.z_dim))
+    for dim in ("valence", "arousal"):
+        for value in (0.25, 0.5, 0.75, 1.0):
+            v, emotion, w = conditioning.va_target(dim, value, vocabulary)
+            va = common.predict(reg, model.generate(z.astype(np.float32), np.tile(v, (len(z), 1))).numpy()).mean(0)
+            targeting.append({"dimension": dim, "requested": value, "emotion": emotion, "weight": w,
+                              "measured_valence": float(va[0]), "measured_arousal": float(va[1])})
+    fig = Path(figures_dir)
+    save_va_figure(curves, fig / "fig14_valence_arousal.png")
+    save_strips(model, [(neutral, e) for e in emotions], names, fig / "fig13_strips.png",
+                  "Neutral -> each emotion (paper Fig. 13)", seed=seed)
+    return {"va_regressor": {"architecture": "MobileNetV2 (weights=None)", "trained_on": source,
+                             "steps": ev["regressor_steps"], "table1_heldout": table1},
+            "neutral_to_emotion_va": curves, "va_targeting": targeting}

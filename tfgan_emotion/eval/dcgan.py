@@ -1,4 +1,4 @@
-"""fer2013 conditional DCGAN evaluation (paper 003 section 3; issue #6).
+"""fer2013 conditional DCGAN evaluation (paper 003 section 3).
 
 The paper judges its results by eye (Fig. 5-7); we add numbers (ours):
 
@@ -115,3 +115,33 @@ def save_label_sheet(model, faces, path, labels=None, title: str = "") -> Path:
     show_image_rows(fig, np.stack(cols, axis=1), col_titles=["input"] + [VOCAB[k] for k in labels],
                     row_titles=[""] * len(faces), title=title)
     return save_figure(fig, path)
+
+
+def evaluate(model, train: dict, held: dict, ev: dict, figures_dir, samples_dir, steps_per_epoch, gan_steps: int,
+             seed: int = 0, identity_probe=None, log=print) -> dict:
+    """Paper 003's evaluation on one run: encoder reconstruction, transfer accuracy by an expression classifier
+    trained on ``train``, the Frechet distance of real vs generated faces, Fig. 5-7 in ``figures_dir`` (Fig. 5 from
+    the sample grids in ``samples_dir``); with ``identity_probe`` (synthetic faces of known identity) also identity
+    preservation. ``train``/``held``: dicts of ``image`` and ``expression`` (and ``identity`` for the probe)."""
+    from .common import class_predictor, preservation, train_classifier
+
+    figures_dir = Path(figures_dir)
+    metrics = {"reconstruction": reconstruction(model, held["image"], held["expression"])}
+    clf = train_classifier(train["image"], train["expression"], steps=ev["classifier_steps"], seed=seed,
+                           what="expression classifier", log=log)
+    metrics["classifier_accuracy_heldout"] = float(np.mean(class_predictor(clf)(held["image"]) == held["expression"]))
+    metrics["transfer"] = transfer_table(model, held["image"], clf, log=log)
+    metrics["frechet"] = frechet_distance_real_generated(model, clf, held["image"], held["expression"], seed=seed)
+    if identity_probe is not None:
+        ids = train_classifier(train["image"], train["identity"], steps=ev["classifier_steps"], seed=seed,
+                               what="identity classifier", log=log)
+        metrics["identity_preservation"] = preservation(
+            lambda x, k: transfer(model, x, np.full(len(x), k)), identity_probe["image"], identity_probe["identity"],
+            len(VOCAB), ids)
+    save_gallery(samples_dir, figures_dir / "fig5_gallery.png", steps_per_epoch, last_step=gan_steps)
+    faces = held["image"][:8]
+    save_label_sheet(model, faces, figures_dir / "fig6_happy.png", labels=[VOCAB.index("happy")],
+                     title="Real faces -> E -> G with the label happy (paper Fig. 6)")
+    save_label_sheet(model, faces, figures_dir / "fig7_every_label.png",
+                     title="The same faces with every label (paper Fig. 7)")
+    return metrics

@@ -1,4 +1,4 @@
-"""FExGAN evaluation (paper 004 sections 4-5; issue #5).
+"""FExGAN evaluation (paper 004 sections 4-5).
 
 - :func:`discriminator_table`: paper Table 1, the discriminator's binary (real/fake) and multi-class (affect)
   accuracy on real images and on generated ones.
@@ -151,3 +151,55 @@ def save_mix_sheet(model, faces, source_classes, row_titles, path, mixes, slider
                         row_titles=[f"{a}->{b}"])
     fig.suptitle("Mixed expressions (paper Fig. 6) and sliders between the two affects")
     return save_figure(fig, path)
+
+
+def neutral_per_character(val: dict):
+    """(faces, classes, names): one neutral face of every character in ``val`` (paper Fig. 5's inputs)."""
+    neutral = label_sets.FERG.index("neutral")
+    idx, names = [], []
+    for c, name in enumerate(label_sets.FERG_CHARACTERS):
+        hit = np.flatnonzero((val["character"] == c) & (val["expression"] == neutral))
+        if len(hit):
+            idx.append(int(hit[0]))
+            names.append(name)
+    idx = np.asarray(idx, np.int64)
+    return val["image"][idx], val["expression"][idx], names
+
+
+def evaluate(model, train: dict, val: dict, ev: dict, figures_dir, mixes, seed: int = 0,
+             character_preservation_too: bool = False, log=print) -> dict:
+    """Paper 004 sections 4-5 on one run: Table 1 (discriminator accuracy on training and validation faces, real and
+    transferred), transfer accuracy by an independent expression classifier trained on ``train``, Fig. 4-6 in
+    ``figures_dir``; ``character_preservation_too`` (synthetic characters) adds character preservation.
+    ``train``/``val``: dicts of ``image``, ``expression``, ``character``."""
+    from .common import train_classifier
+
+    n_classes = len(label_sets.FERG.names)
+    rng = np.random.default_rng(seed + 7)
+    n = min(ev["eval_faces"], len(val["image"]))
+    pick = np.sort(rng.permutation(len(val["image"]))[:n])
+    faces = {k: v[pick] for k, v in val.items()}
+    ntr = min(n, len(train["image"]))
+    tr = {k: v[:ntr] for k, v in train.items()}
+    log(f"Table 1: discriminator accuracy on {ntr} training and {n} validation faces, real and transferred")
+    table1 = {split: discriminator_table(model, d["image"], d["expression"],
+                                         rng.integers(0, n_classes, len(d["image"])))
+              for split, d in (("train", tr), ("val", faces))}
+    metrics = {"table1_discriminator": table1}
+    clf = train_classifier(train["image"], train["expression"], steps=ev["classifier_steps"], seed=seed,
+                           what="expression classifier", log=log)
+    metrics["transfer"] = transfer_table(model, faces["image"], faces["expression"], clf, log=log)
+    if character_preservation_too:
+        chars = train_classifier(train["image"], train["character"], steps=max(1, ev["classifier_steps"] // 2),
+                                 seed=seed, what="character classifier", log=log)
+        metrics["character_preservation"] = character_preservation(
+            model, faces["image"], faces["expression"], faces["character"], chars)
+    figures_dir = Path(figures_dir)
+    save_random_sheet(model, figures_dir / "fig4_random_latents.png", seed=seed)
+    nf, nc, names = neutral_per_character(val)
+    if len(nf):
+        save_transfer_sheet(model, nf, nc, names, figures_dir / "fig5_transfer.png")
+        save_mix_sheet(model, nf, nc, names, figures_dir / "fig6_mixed.png", mixes)
+    else:
+        log("no neutral validation face: Fig. 5 and 6 skipped")
+    return metrics

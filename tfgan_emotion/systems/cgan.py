@@ -1,0 +1,248 @@
+"""The label-interpolation cGAN (paper 000, Mertes et al.): one system per dataset setup, ``cgan_fashion_mnist``,
+``cgan_cifar10`` and ``cgan_faces``, which differ only in data, image size and learning schedule.
+
+Training (paper 4.2, 4.3, 5.4): Fashion-MNIST 20,000 batches of 32 and CIFAR-10 30,000 batches of 32, Adam 2e-4 /
+beta1 0.5; FACES 256x256, 6 emotions, 10,000 epochs of the 2,052 images, Adam 1e-4. Evaluation (paper 4.4, 5.6):
+EfficientNet-B0 trained here reads the images along every ordered class pair's 11 interpolation steps; on faces a
+MobileNetV2 valence/arousal regressor (trained on AffectNet when --affectnet-dir is given, else on the built-in
+AffectNet-like faces) reads neutral -> each emotion, and the valence/arousal targeting of paper 5.1.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import paths, run
+from ..data import labels as L
+from .base import BenchSpec, CompareSpec, Data, Plan, StudySpec, System
+from .common import grid_sheet, keys, neutral_mix
+
+
+@dataclass(frozen=True)
+class Setup:
+    dataset: str
+    paper: str
+    size: int
+    channels: int
+    vocab: L.Vocabulary
+    lr: float
+    paper_steps: int = 0            # batches (Fashion-MNIST, CIFAR-10)
+    paper_epochs: int = 0           # epochs (FACES)
+    synth: dict = field(default_factory=dict)
+    real: dict = field(default_factory=dict)
+
+
+SMOKE = dict(steps=4, train_images=160, noise_vectors=2, classifier_steps=2, regressor_steps=2, image_size=None)
+SETUPS = {
+    "fashion_mnist": Setup("fashion_mnist", "paper 000 4.2: Fashion-MNIST, 20,000 batches of 32", 28, 1,
+                           L.FASHION_MNIST, 2e-4, paper_steps=20000,
+                           synth=dict(steps=8000, width=0.5, train_images=6000, noise_vectors=50,
+                                      classifier_steps=600, image_size=None),
+                           real=dict(noise_vectors=1000, classifier_steps=4000)),
+    "cifar10": Setup("cifar10", "paper 000 4.3: CIFAR-10, 30,000 batches of 32", 32, 3, L.CIFAR10, 2e-4,
+                     paper_steps=30000,
+                     synth=dict(steps=6000, width=0.5, train_images=6000, noise_vectors=30, classifier_steps=600,
+                                image_size=None),
+                     real=dict(noise_vectors=1000, classifier_steps=4000)),
+    "faces": Setup("faces", "paper 000 5.4: FACES 256x256, 10,000 epochs, Adam 1e-4", 256, 3, L.FACES, 1e-4,
+                   paper_epochs=10000,
+                   synth=dict(steps=3000, width=0.5, train_images=1200, noise_vectors=100, regressor_steps=400,
+                              image_size=64),
+                   real=dict(noise_vectors=1000, regressor_steps=5000)),
+}
+DATA_KEYS = ("image", "expression")
+
+
+def _draws(ds, cfg, seed):
+    from .. import training
+
+    return training.add_noise(ds, "z", (cfg.z_dim,), seed=seed)
+
+
+class CGANSystem(System):
+    kind, paper = "cgan", "000"
+    batch_size = 32
+    smoke_steps = SMOKE["steps"]
+    resumable = frozenset({"skip_eval", "noise_vectors", "classifier_steps", "regressor_steps", "affectnet_dir"})
+    endpoint_names = ("generate",)
+
+    def __init__(self, dataset: str):
+        s = self.setup = SETUPS[dataset]
+        self.name = f"cgan_{dataset}"
+        self.dataset = dataset
+        self.title = "label-interp. cGAN (000)" if dataset == "faces" else f"label-interp. cGAN {dataset} (000)"
+        pretty = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "faces": "FACES"}[dataset]
+        self.summary = f"label-interpolation cGAN on {pretty} (Mertes et al.)"
+        self.edit_help = (f"--mix {self.mix_example()} (no --image): images for a label between classes, weights "
+                          "summing to 1")
+        self.doc = f"Label-interpolation cGAN ({s.paper}).\n\n" + __doc__
+        self.data_flags = ("data_dir", "affectnet_dir") if dataset == "faces" else ("data_dir",)
+        n = len(s.vocab.names)
+        faces = dataset == "faces"
+        self.compare = CompareSpec("continuous", False, "faces", 32, "yes", s.synth["image_size"], 3, 5.1) if faces \
+            else None
+        self.study = StudySpec(("generate",), "faces") if faces else None
+        self.bench = BenchSpec(dataset, s.size, s.channels, 32, n, self._bench_build, self._bench_stream, "generate",
+                               self._bench_evaluators)
+
+    @property
+    def config_class(self):
+        from ..gans.cgan import CGANConfig
+
+        return CGANConfig
+
+    # ------------------------------------------------------------------ bench
+    def _bench_build(self, size, batch, width):
+        from ..gans.cgan import CGAN, CGANConfig
+
+        s = self.setup
+        return CGAN(CGANConfig(image_size=size, channels=s.channels, n_classes=len(s.vocab.names), width=width,
+                               batch_size=batch, learning_rate=s.lr))
+
+    def _bench_stream(self, source, model, seed):
+        from ..bench import base_dataset
+
+        c = model.config
+        return _draws(keys(base_dataset(source, c.image_size, c.channels, c.n_classes), DATA_KEYS), c, seed)
+
+    def _bench_evaluators(self, size):
+        from ..eval.cgan import build_efficientnet, build_mobilenet_regressor
+
+        s = self.setup
+        if self.dataset == "faces":
+            return [("mobilenetv2_va_regressor", build_mobilenet_regressor(size, s.channels))]
+        return [("efficientnet_b0_classifier", build_efficientnet(size, s.channels, len(s.vocab.names)))]
+
+    # ------------------------------------------------------------------ flags and plan
+    def add_arguments(self, p):
+        s = self.setup
+        g = p.add_argument_group("cGAN (paper 000)")
+        g.add_argument("--width", type=float, help=f"channel multiplier of G and D (paper: DCGAN widths = 1.0; "
+                       f"synthetic default {s.synth['width']})")
+        g.add_argument("--learning-rate", type=float, default=s.lr, help=f"Adam learning rate (paper {s.lr:g})")
+        if self.dataset == "faces":
+            g.add_argument("--image-size", type=int, help="image size: 256 (paper) or 64 (synthetic default)")
+            g.add_argument("--affectnet-dir", type=Path, help="AffectNet root for the valence/arousal regressor "
+                           "(paper 5.6); without it the regressor learns from the built-in AffectNet-like faces")
+            g.add_argument("--regressor-steps", type=int, help="training steps of the MobileNetV2 regressor")
+        else:
+            g.add_argument("--classifier-steps", type=int, help="training steps of the EfficientNet-B0 classifier")
+        g.add_argument("--noise-vectors", type=int, help="noise vectors per class pair (paper 1,000)")
+        g.add_argument("--skip-eval", action="store_true", help="train and export only")
+
+    def plan(self, args) -> Plan:
+        from ..gans.cgan import CGANConfig
+
+        s = self.setup
+        synthetic = args.synthetic or not args.data_dir
+        size = getattr(args, "image_size", None) or (s.synth["image_size"] if synthetic else None) or s.size
+        width = args.width if args.width is not None else (s.synth["width"] if synthetic else 1.0)
+        names = ("noise_vectors", "regressor_steps") if self.dataset == "faces" else \
+            ("noise_vectors", "classifier_steps")
+        ev = {k: run.setting(args, k, synthetic, SMOKE, s.synth, s.real) for k in names}
+        ev["train_images"] = (SMOKE if args.smoke else s.synth)["train_images"]
+        cfg = CGANConfig(image_size=size, channels=s.channels, n_classes=len(s.vocab.names), width=width,
+                         batch_size=args.batch_size, learning_rate=args.learning_rate)
+        return Plan(synthetic, cfg, ev)
+
+    def load_data(self, args, plan, run_dir, log, purpose="train") -> Data:
+        import tensorflow as tf
+
+        from ..data import pipeline
+
+        s, cfg, ev = self.setup, plan.config, plan.ev
+        size = cfg.image_size
+        if plan.synthetic:
+            from ..data import synthetic as synth
+
+            train = synth.make_arrays(s.dataset, "train", n=ev["train_images"], size=size, seed=args.seed)
+            held = synth.make_arrays(s.dataset, "test" if s.dataset != "faces" else "val",
+                                     n=min(1000, ev["train_images"] // 4), size=size, seed=args.seed)
+            train, held = ({k: d[k] for k in DATA_KEYS} for d in (train, held))
+        else:
+            reader = pipeline.READERS[s.dataset]
+            if s.dataset == "faces":
+                ds, _ = reader.load(args.data_dir, "all", image_size=size, channels=s.channels)
+                # FACES has no test split; the paper trains on all 2,052 images. The faces evaluation reads no
+                # held-out images, so held-out = a view of the training images.
+                train = held = pipeline.take_arrays(ds, DATA_KEYS)
+            else:
+                train_ds, _ = reader.load(args.data_dir, "train", image_size=size, channels=s.channels)
+                test_ds, _ = reader.load(args.data_dir, "test", image_size=size, channels=s.channels, verbose=False)
+                train, held = pipeline.take_arrays(train_ds, DATA_KEYS), pipeline.take_arrays(test_ds, DATA_KEYS, 5000)
+        ds = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train["image"]), seed=args.seed,
+                                                              reshuffle_each_iteration=True)
+        return Data(_draws(ds, cfg, args.seed), max(1, len(train["image"]) // cfg.batch_size), held, train)
+
+    def finalize(self, args, plan, data):
+        s, cfg, ev = self.setup, plan.config, plan.ev
+        shrink = SMOKE if args.smoke else s.synth if plan.synthetic else s.real
+        paper = s.paper_steps or s.paper_epochs * data.steps_per_epoch
+        plan.steps = steps = run.steps_from(args, shrink.get("steps", paper) if (plan.synthetic or args.smoke)
+                                            else paper, data.steps_per_epoch, smoke_steps=SMOKE["steps"])
+        if plan.synthetic:
+            plan.notes.append(f"Trained and evaluated on the built-in {s.dataset}-like SYNTHETIC images, not the real "
+                              "dataset: the numbers show whether label interpolation works in this pipeline, not the "
+                              "paper's results.")
+            plan.notes.append(f"Shrunk to fit ~15 min on a 2-core CPU: {steps} steps of batch {cfg.batch_size} "
+                              f"(paper: {s.paper}), {ev['train_images']} training images, width x{cfg.width}, images "
+                              f"{cfg.image_size}x{cfg.image_size}, {ev['noise_vectors']} noise vectors per class pair "
+                              "(paper 1,000), " + (f"regressor {ev['regressor_steps']} steps." if s.dataset == "faces"
+                                                   else f"EfficientNet-B0 {ev['classifier_steps']} steps."))
+        if args.smoke:
+            plan.notes.append("--smoke: a few steps; the numbers mean nothing.")
+        plan.run_config = {"system": self.kind, "dataset": s.dataset, **asdict(cfg)}
+
+    def build(self, config, args, data):
+        from ..gans.cgan import CGAN
+
+        return CGAN(config, seed=args.seed)
+
+    def evaluate(self, r, model, plan, data, log):
+        from ..eval import cgan as E
+
+        s = self.setup
+        if s.dataset == "faces":
+            return E.evaluate_faces(model, s.vocab, plan.ev, r.dir / paths.FIGURES, seed=r.args.seed,
+                                    smoke=r.args.smoke, affectnet_dir=getattr(r.args, "affectnet_dir", None), log=log)
+        return E.evaluate_classes(model, s.vocab, s.dataset, s.channels, data.arrays, data.held, plan.ev,
+                                  r.dir / paths.FIGURES, seed=r.args.seed, smoke=r.args.smoke, note=r.note, log=log)
+
+    def endpoints(self, model):
+        from ..gans.cgan import saved_model_endpoints
+
+        return saved_model_endpoints(model)
+
+    def conclude(self, r, metrics, log):
+        if "interpolation" in metrics:
+            i = metrics["interpolation"]
+            log(f"target-class confidence from {i['mean_target'][0]:.3f} (source label) to {i['mean_target'][-1]:.3f} "
+                f"(target label); {100 * i['monotonic_share']:.0f}% of class pairs rise at every step")
+        log(f"images for a mixed label: tfgan-emotion edit --run {r.dir} --mix '{self.mix_example()}' -o mix.png")
+
+    def mix_example(self) -> str:
+        names = self.setup.vocab.names
+        return "neutral=0.3,happiness=0.7" if self.dataset == "faces" else f"{names[0]}=0.5,{names[1]}=0.5"
+
+    # ------------------------------------------------------------------ endpoints
+    def vocabulary(self, config):
+        return self.setup.vocab
+
+    def request(self, config, emotions, intensity, mode="generate"):
+        return "generate", {"label": neutral_mix(self.setup.vocab, emotions, intensity)}
+
+    def draw(self, config, model, request):
+        """``request["n"]`` images (one row, z ~ U(-1, 1) seeded by ``request["seed"]``) for the mixed label
+        ``request["mix"]``, e.g. "neutral=0.3,happiness=0.7" (weights summing to 1, paper 000 eq. 2)."""
+        from ..conditioning import parse_mix
+
+        n, seed = int(request.get("n", 8)), int(request.get("seed", 0))
+        v = parse_mix(request["mix"], self.setup.vocab.names)
+        z = np.random.default_rng(seed).uniform(-1, 1, (n, config["z_dim"])).astype(np.float32)
+        out = model.generate(z=z, label=np.tile(v, (n, 1)))["image"].numpy()
+        return grid_sheet(out, n)
+
+
+SYSTEMS = tuple(CGANSystem(d) for d in ("fashion_mnist", "cifar10", "faces"))
