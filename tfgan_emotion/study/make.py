@@ -43,6 +43,7 @@ import numpy as np
 
 from .. import paths
 from ..data import labels as L
+from ..systems.common import circumplex_va
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # what Pillow reads
 KEY_FILE, STUDY_FILE, PAGE_DIR = "key.csv", "study.json", "page"
@@ -58,13 +59,11 @@ class SystemInfo:
     style: str                 # the renderer's look for stand-ins and sources (compare.Domain)
 
 
-SYSTEMS = {
-    "cgan": SystemInfo(L.FACES, ("generate",), "faces"),
-    "fexgan": SystemInfo(L.FERG, ("generate", "edit"), "ferg"),
-    "dcgan": SystemInfo(L.FER2013, ("generate", "edit"), "plain"),
-    "caae": SystemInfo(L.GANMUT, ("edit",), "plain"),    # AffectNet's 7 basic emotions (contempt with --emotions)
-    "ganmut": SystemInfo(L.GANMUT, ("edit",), "plain"),
-}
+def studied() -> dict:
+    """{recipe: System} of the systems a study can be made from (those declaring a StudySpec)."""
+    from .. import systems
+
+    return {s.name: s for s in systems.all_systems() if s.study is not None}
 
 
 def log(msg: str) -> None:
@@ -84,6 +83,8 @@ class Run:
     channels: int
     synthetic: bool
     info: SystemInfo
+    spec: object = None       # the registry's System
+    config: dict = None       # config.json "config"
 
 
 def open_run(run_dir) -> Run:
@@ -93,24 +94,24 @@ def open_run(run_dir) -> Run:
         raise ValueError(f"--run {run_dir}: not a run directory (no {paths.CONFIG}); give the folder a recipe printed "
                          "at the end of training")
     cfg = json.loads(cfg_path.read_text())
-    system = cfg.get("system")
-    if system not in SYSTEMS or (system == "cgan" and cfg["config"].get("dataset") != "faces"):
+    spec = studied().get(cfg.get("recipe"))
+    if spec is None:
         raise ValueError(f"--run {run_dir}: recipe {cfg.get('recipe')!r} does not generate faces with emotion labels; "
-                         "the study works with cgan_faces, caae_affectnet, fexgan_ferg, dcgan_fer2013 and "
-                         "ganmut_affwild2 runs")
+                         f"the study works with runs of {', '.join(studied())}")
     if not (run_dir / paths.SAVED_MODEL / "saved_model.pb").exists():
         raise ValueError(f"--run {run_dir}: no {paths.SAVED_MODEL}/saved_model.pb; train the run to the end (the "
                          "recipe exports when training finishes)")
     c = cfg["config"]
-    return Run(run_dir, cfg["recipe"], system, int(c["image_size"]), int(c["channels"]),
-               not cfg.get("args", {}).get("data_dir"), SYSTEMS[system])
+    info = SystemInfo(spec.vocabulary(c), spec.study.modes, spec.study.style)
+    return Run(run_dir, cfg["recipe"], spec.kind, int(c["image_size"]), int(c["channels"]),
+               not cfg.get("args", {}).get("data_dir"), info, spec, c)
 
 
 def study_emotions(run: Run, names: list[str] | None) -> list[str]:
     """Canonical names of the study's emotions: the system's vocabulary, or ``names`` (checked against it;
     CAAE takes any emotion with a place on the circumplex)."""
     allowed = list(run.info.vocabulary.canonical)
-    if run.system == "caae":
+    if run.spec.study.any_circumplex_emotion:
         allowed = ["neutral"] + list(L.CIRCUMPLEX_DEGREES)
     if not names:
         return list(run.info.vocabulary.canonical)
@@ -142,30 +143,11 @@ def display_name(run: Run, canonical: str) -> str:
 # Generated images
 # --------------------------------------------------------------------------------------------------------------
 
-def direction(canonical: str) -> tuple[float, float]:
-    """Unit (valence, arousal) direction of an emotion on the circumplex; (0, 0) for neutral."""
-    if canonical == "neutral":
-        return 0.0, 0.0
-    rad = np.radians(L.CIRCUMPLEX_DEGREES[canonical])
-    return float(np.cos(rad)), float(np.sin(rad))
-
-
 def endpoint_inputs(run: Run, mode: str, emotions: list[str], intensity: float) -> tuple[str, dict]:
-    """(SavedModel endpoint, its non-image inputs) for one image per entry of ``emotions`` (canonical names)."""
-    voc = run.info.vocabulary
-    if run.system == "caae":
-        va = np.array([direction(e) for e in emotions], np.float32) * intensity
-        return "edit", {"valence": va[:, 0], "arousal": va[:, 1]}
-    if run.system == "ganmut":
-        rho = np.array([0.0 if e == "neutral" else intensity for e in emotions], np.float32)
-        return "edit_emotion", {"emotion": np.array([voc.index(e) for e in emotions], np.int32), "rho": rho}
-    idx = np.array([voc.index(e) for e in emotions], np.int64)
-    if run.system == "dcgan":
-        return ("generate" if mode == "generate" else "transfer"), {"label": idx.astype(np.int32)}
-    onehot = np.eye(len(voc), dtype=np.float32)[idx]
-    if run.system == "fexgan":
-        return ("generate" if mode == "generate" else "transfer"), {"affect": onehot}
-    return "generate", {"label": onehot}
+    """(SavedModel endpoint, its non-image inputs) for one image per entry of ``emotions`` (canonical names), from the
+    system's own request mapping; ``intensity`` reaches the systems with a continuous control only."""
+    t = intensity if run.spec.study.uses_intensity else 1.0
+    return run.spec.request(run.config, list(emotions), t, mode)
 
 
 def latent_size(run: Run, endpoint: str) -> int:
@@ -196,7 +178,7 @@ def renderer_faces(run: Run, n: int, emotions: list[str] | None, intensity: floa
     else:
         ids = TEST_ID_BASE + id_base + np.arange(n)
     va = np.zeros((n, 2), np.float32) if emotions is None else \
-        np.array([direction(e) for e in emotions], np.float32) * intensity
+        np.stack(circumplex_va(emotions, intensity), -1)
     images = dom.render(ids, va[:, 0], va[:, 1], seed=seed)
     who = dom.styles(ids) if dom.style == "ferg" else [f"identity {int(i)}" for i in ids]
     return images, [f"renderer {w}" for w in who]
@@ -225,9 +207,8 @@ def generate(run: Run, mode: str, emotions: list[str], per_emotion: int, intensi
         # Fewer faces than images: the faces in turn, so each emotion's images still come from different faces.
         order = np.arange(n) % len(sources)
         inputs["image"] = sources[order].astype(np.float32)
-        what = {"caae": f"edit to (v, a) = {intensity:g} x direction of", "ganmut": f"edit_emotion rho {intensity:g}"}
-        origins = [f"{what.get(run.system, 'transfer to')} {e}; source {source_names[k]}"
-                   for e, k in zip(wanted, order)]
+        what = f"{endpoint} at intensity {intensity:g} toward" if run.spec.study.uses_intensity else "transfer to"
+        origins = [f"{what} {e}; source {source_names[k]}" for e, k in zip(wanted, order)]
     out = []
     fn = getattr(model, endpoint)
     for s in range(0, n, 64):
