@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-import keras
 
 from ..nets import caae as caae_nets
 from ..nets import vggface
 from ..training import GANModel, make_adam
+from .losses import mean_absolute_error, sigmoid_cross_entropy
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,12 @@ class CAAEConfig:
 def labels_of(batch) -> tf.Tensor:
     """The (valence, arousal) label y of a batch of examples, shape [B, 2]."""
     return tf.stack([tf.cast(batch["valence"], tf.float32), tf.cast(batch["arousal"], tf.float32)], axis=-1)
+
+
+def _discriminator_loss(real_logits, fake_logits) -> tf.Tensor:
+    """Mean over the batch of BCE(1, real) + BCE(0, fake), the two terms of an example added first (D_img, D_z)."""
+    return tf.reduce_mean(sigmoid_cross_entropy(real_logits, 1.0, reduction="none")
+                          + sigmoid_cross_entropy(fake_logits, 0.0, reduction="none"))
 
 
 class CAAE(GANModel):
@@ -106,7 +112,6 @@ class CAAE(GANModel):
         x = tf.cast(batch["image"], tf.float32)
         y = labels_of(batch)
         z_prior = batch["z_prior"]
-        bce = keras.losses.BinaryCrossentropy(from_logits=True, reduction="none")
         with tf.GradientTape(persistent=True) as tape:
             z = tf.cast(self.encoder(x, training=True), tf.float32)
             g = tf.cast(self.generator([z, y], training=True), tf.float32)
@@ -115,9 +120,9 @@ class CAAE(GANModel):
             dz_prior = tf.cast(self.d_z(z_prior, training=True), tf.float32)
             dz_fake = tf.cast(self.d_z(z, training=True), tf.float32)
 
-            rec = tf.reduce_mean(tf.abs(x - g))                                   # eq. 1 (L1 = mean abs error)
-            img_g = tf.reduce_mean(bce(tf.ones_like(d_fake), d_fake))             # G's side of eq. 4
-            z_e = tf.reduce_mean(bce(tf.ones_like(dz_fake), dz_fake))             # E's side of eq. 3
+            rec = mean_absolute_error(x, g)                                       # eq. 1 (L1 = mean abs error)
+            img_g = sigmoid_cross_entropy(d_fake, 1.0)                            # G's side of eq. 4
+            z_e = sigmoid_cross_entropy(dz_fake, 1.0)                             # E's side of eq. 3
             loss_eg = c.lambda_rec * rec + c.lambda_img * img_g + c.lambda_z * z_e
             losses = {"rec": rec, "img_g": img_g, "z_e": z_e}
             if self.identity_features is not None:
@@ -125,8 +130,8 @@ class CAAE(GANModel):
                                              size=c.identity_size)                # eq. 2
                 loss_eg += c.lambda_iden * iden
                 losses["iden"] = iden
-            loss_dimg = tf.reduce_mean(bce(tf.ones_like(d_real), d_real) + bce(tf.zeros_like(d_fake), d_fake))
-            loss_dz = tf.reduce_mean(bce(tf.ones_like(dz_prior), dz_prior) + bce(tf.zeros_like(dz_fake), dz_fake))
+            loss_dimg = _discriminator_loss(d_real, d_fake)                       # eq. 4
+            loss_dz = _discriminator_loss(dz_prior, dz_fake)                      # eq. 3
         self.update("eg", tape, loss_eg)
         self.update("d_img", tape, loss_dimg)
         self.update("d_z", tape, loss_dz)

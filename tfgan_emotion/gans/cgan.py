@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from ..nets import cgan as cgan_nets
 from ..training import GANModel, make_adam
+from .losses import sigmoid_cross_entropy
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,6 @@ class CGANConfig:
     learning_rate: float = 2e-4     # paper 4.2-4.3 (FACES: 1e-4, paper 5.4)
     beta_1: float = 0.5
     beta_2: float = 0.999
-
-
-def _bce(target: float, logits):
-    logits = tf.cast(logits, tf.float32)
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target),
-                                                                   logits=logits))
 
 
 class CGAN(GANModel):
@@ -70,8 +65,8 @@ class CGAN(GANModel):
             g = self.generator([batch["z"], v], training=True)
             d_real = self.discriminator([x, v], training=True)
             d_fake = self.discriminator([g, v], training=True)
-            d_loss = _bce(1.0, d_real) + _bce(0.0, d_fake)
-            g_loss = _bce(1.0, d_fake)
+            d_loss = sigmoid_cross_entropy(d_real, 1.0) + sigmoid_cross_entropy(d_fake, 0.0)
+            g_loss = sigmoid_cross_entropy(d_fake, 1.0)
         self.update("d", tape, d_loss)
         self.update("g", tape, g_loss)
         del tape

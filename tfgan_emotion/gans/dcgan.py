@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from ..nets import dcgan as dcgan_nets
 from ..training import GANModel, make_adam
+from .losses import mean_squared_error, sigmoid_cross_entropy
 
 ENCODER_LOSSES = ("image", "latent")
 SCHEDULES = ("two_phase", "joint")
@@ -57,22 +58,16 @@ class DCGANConfig:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 
 
-def _bce(target: float, logits):
-    logits = tf.cast(logits, tf.float32)
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target),
-                                                                   logits=logits))
-
-
 def image_encoder_loss(generator, encoder, x, y) -> tf.Tensor:
     """Paper eq. 14 (mean form): mean (x - G(E(x, y), y))^2 with G in inference mode."""
     z = encoder([x, y], training=True)
-    return tf.reduce_mean(tf.square(tf.cast(x, tf.float32) - tf.cast(generator([z, y], training=False), tf.float32)))
+    return mean_squared_error(x, generator([z, y], training=False))
 
 
 def latent_encoder_loss(generator, encoder, z, y) -> tf.Tensor:
     """Paper eq. 13 as a loss: mean (z - E(G(z, y), y))^2 with G in inference mode."""
     x = tf.stop_gradient(generator([z, y], training=False))
-    return tf.reduce_mean(tf.square(tf.cast(z, tf.float32) - tf.cast(encoder([x, y], training=True), tf.float32)))
+    return mean_squared_error(z, encoder([x, y], training=True))
 
 
 class DCGAN(GANModel):
@@ -116,9 +111,9 @@ class DCGAN(GANModel):
         g = self.generator([batch["z"], y], training=True)
         d_real = self.discriminator([x, y], training=True)
         d_fake = self.discriminator([g, y], training=True)
-        d_loss_real, d_loss_fake = _bce(1.0, d_real), _bce(0.0, d_fake)
+        d_loss_real, d_loss_fake = sigmoid_cross_entropy(d_real, 1.0), sigmoid_cross_entropy(d_fake, 0.0)
         return {"d_loss": d_loss_real + d_loss_fake, "d_real": d_loss_real, "d_fake": d_loss_fake,
-                "g_loss": _bce(1.0, d_fake)}
+                "g_loss": sigmoid_cross_entropy(d_fake, 1.0)}
 
     def _encoder_loss(self, batch):
         c = self.config

@@ -44,6 +44,7 @@ import tensorflow as tf
 
 from ..nets import fexgan as fexgan_nets
 from ..training import GANModel, make_adam
+from .losses import mean_absolute_error
 
 MIXES = (("anger", "sadness"), ("joy", "disgust"), ("fear", "surprise"))   # paper Fig. 6
 
@@ -91,13 +92,18 @@ def kl_divergence(mu, log_sigma) -> tf.Tensor:
     return -0.5 * tf.reduce_sum(1.0 + 2.0 * log_sigma - tf.square(mu) - tf.exp(2.0 * log_sigma), axis=-1)
 
 
+# The discriminator's heads output probabilities (SPECS heads); they are clipped at this distance from 0 and 1
+# before the logarithm.
+_PROB_EPS = 1e-7
+
+
 def _bce(target: float, p):
-    p = tf.clip_by_value(tf.cast(p, tf.float32), 1e-7, 1.0 - 1e-7)
+    p = tf.clip_by_value(tf.cast(p, tf.float32), _PROB_EPS, 1.0 - _PROB_EPS)
     return -(target * tf.math.log(p) + (1.0 - target) * tf.math.log(1.0 - p))[:, 0]
 
 
 def _cce(classes, p, n_classes):
-    p = tf.clip_by_value(tf.cast(p, tf.float32), 1e-7, 1.0)
+    p = tf.clip_by_value(tf.cast(p, tf.float32), _PROB_EPS, 1.0)
     return -tf.reduce_sum(tf.one_hot(classes, n_classes) * tf.math.log(p), axis=-1)
 
 
@@ -161,7 +167,7 @@ class FExGAN(GANModel):
             real_bin, real_cls = self.discriminator(x, training=True)
             fake_bin, fake_cls = self.discriminator(g, training=True)
 
-            rec = tf.reduce_mean(tf.abs(g - x_t))                                  # eq. 2 (mean, see docstring)
+            rec = mean_absolute_error(g, x_t)                                      # eq. 2 (mean, see docstring)
             kl = tf.reduce_mean(kl_divergence(mu, log_sigma))                     # eq. 3
             gan_bin = tf.reduce_mean(_bce(1.0, fake_bin))                          # eq. 1, binary part
             gan_cls = tf.reduce_mean(_cce(t, fake_cls, c.n_classes))               # eq. 1, multi-class part

@@ -42,6 +42,7 @@ import keras
 from .. import conditioning
 from ..nets import ganmut as ganmut_nets
 from ..training import GANModel, add_noise, make_adam
+from . import losses
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,7 @@ def gradient_penalty(critic, real, fake, alpha):
 def rho_loss(cls_logits, rho):
     """L_rho (eq. 6): mean over samples with rho > 0.2 of (max softmax - rho)^2; 0 when there are none."""
     rho_hat = tf.reduce_max(tf.nn.softmax(tf.cast(cls_logits, tf.float32)), axis=-1)
-    emotional = tf.cast(rho > conditioning.NEUTRAL_RHO, tf.float32)
-    return tf.math.divide_no_nan(tf.reduce_sum(emotional * tf.square(rho_hat - rho)), tf.reduce_sum(emotional))
+    return losses.masked_mean(tf.square(rho_hat - rho), rho > conditioning.NEUTRAL_RHO)
 
 
 def _ce(labels, logits):
@@ -235,10 +235,10 @@ class GANmut(GANModel):
         with tf.GradientTape() as tape:
             src_r, cls_r, _ = self.discriminator(b["x"], training=True)
             src_f, _, coor_f = self.discriminator(fake, training=True)
-            adv = -(tf.reduce_mean(tf.cast(src_r, tf.float32)) - tf.reduce_mean(tf.cast(src_f, tf.float32)))
+            adv = losses.wasserstein_critic_loss(src_r, src_f)
             cls = tf.reduce_mean(_ce(b["label"], cls_r))
             gp = gradient_penalty(lambda t: self.discriminator(t, training=True)[0], b["x"], fake, b["alpha"])
-            info = tf.reduce_mean(tf.square(tf.cast(coor_f, tf.float32) - z))
+            info = losses.mean_squared_error(coor_f, z)
             loss = adv + c.lambda_cls * cls + c.lambda_gp * gp + c.lambda_info_d * info
         self.update("d", tape, loss)
         return {"d_loss": loss, "d_adv": adv, "d_cls": cls, "d_gp": gp, "d_info": info}
@@ -257,12 +257,11 @@ class GANmut(GANModel):
             z = conditioning.training_codes(dirs, b["rho"], b["noise_g"], b["phi_g"], b["random"])
             fake = tf.cast(self.generator([x, z], training=True), tf.float32)
             src_f, cls_f, coor_f = self.discriminator(fake, training=True)
-            adv = -tf.reduce_mean(tf.cast(src_f, tf.float32))
-            kept = tf.cast(tf.logical_not(b["random"]), tf.float32)
-            cls = tf.math.divide_no_nan(tf.reduce_sum(kept * _ce(b["target"], cls_f)), tf.reduce_sum(kept))
+            adv = losses.wasserstein_generator_loss(src_f)
+            cls = losses.masked_mean(_ce(b["target"], cls_f), tf.logical_not(b["random"]))
             rho = rho_loss(cls_f, b["rho"])
-            info = tf.reduce_mean(tf.square(tf.cast(coor_f, tf.float32) - z))
-            rec = tf.reduce_mean(tf.abs(x - tf.cast(self.generator([fake, z_x], training=True), tf.float32)))
+            info = losses.mean_squared_error(coor_f, z)
+            rec = losses.mean_absolute_error(x, self.generator([fake, z_x], training=True))
             loss = (adv + c.lambda_cls * cls + c.lambda_rec * rec + c.lambda_info_g * info
                     + c.lambda_rho * rho)
         self.update("g", tape, loss)
