@@ -54,11 +54,62 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
+ROOT = Path(__file__).resolve().parent.parent
+# The recipes whose smoke runs the default tier shares, trained from the first request on in this order (the slowest
+# first); any other recipe's smoke run (cgan_cifar10, in the e2e tier) is trained when a test asks for it.
+SMOKE_RECIPES = ("ganmut_affwild2", "caae_affectnet", "fexgan_ferg", "dcgan_fer2013", "cgan_faces",
+                 "cgan_fashion_mnist")
+
+
+def run_recipe(recipe: str, *args, timeout=900):
+    """``python recipes/<recipe>.py ARGS`` as a user runs it, from this checkout."""
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, str(ROOT / "recipes" / f"{recipe}.py"), *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+class SmokeRuns:
+    """Every recipe's ``--smoke`` run, trained once per test session (two at a time, in the background from the
+    first request on) and shared by the recipe, compare, study, edit, evaluate/export and API tests. ``runs[r]``
+    waits for recipe ``r`` and returns ``(root, completed process)``: the run is ``root/runs/smoke-synthetic-seed0``,
+    its report ``root/reports/<r>/smoke-synthetic-seed0``. Tests must not modify these runs."""
+
+    def __init__(self, base: Path):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.base = base
+        self.pool = ThreadPoolExecutor(max_workers=2)
+        self.futures = {r: self.pool.submit(self._train, r) for r in SMOKE_RECIPES}
+
+    def _train(self, recipe):
+        root = self.base / recipe
+        res = run_recipe(recipe, "--smoke", "--out", root / "runs", "--reports", root / "reports")
+        return root, res
+
+    def __getitem__(self, recipe):
+        if recipe not in self.futures:
+            self.futures[recipe] = self.pool.submit(self._train, recipe)
+        root, res = self.futures[recipe].result()
+        assert res.returncode == 0, f"{recipe} smoke run failed:\n{res.stderr[-3000:]}"
+        return root, res
+
+    def run_dir(self, recipe) -> Path:
+        return self[recipe][0] / "runs" / "smoke-synthetic-seed0"
+
+
 @pytest.fixture(scope="session")
-def compare_smoke(tmp_path_factory):
-    """``tfgan-emotion compare --smoke``'s output folder: five trained smoke runs (runs/<recipe>/compare-smoke-seed0,
-    each with its SavedModel) and the comparison. Shared by test_compare and test_study, so the five recipes train
-    once per test session (about 70 s)."""
+def smoke_runs(tmp_path_factory):
+    runs = SmokeRuns(tmp_path_factory.mktemp("smoke"))
+    yield runs
+    runs.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def compare_smoke(tmp_path_factory, smoke_runs):
+    """``tfgan-emotion compare --smoke`` on the shared smoke runs of the compared systems (--reuse): the comparison's
+    output folder (compare.json, the report, the evaluation network)."""
     import argparse
 
     from tfgan_emotion import compare
@@ -66,5 +117,13 @@ def compare_smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare") / "out"
     p = argparse.ArgumentParser()
     compare.add_arguments(p)
-    assert compare.main(p.parse_args(["--smoke", "--jobs", "2", "--out", str(out)])) == 0
+    reuse = [str(smoke_runs.run_dir(r)) for r in compare.SYSTEMS]
+    assert compare.main(p.parse_args(["--smoke", "--out", str(out), "--reuse", *reuse])) == 0
     return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs a trained smoke run is slow (``pytest -m "not slow"`` is the quick tier)."""
+    for item in items:
+        if {"smoke_runs", "compare_smoke"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -34,6 +34,7 @@ def test_config_validation_and_paper_defaults():
         CAAE(CAAEConfig(image_size=32, width=0.125, identity_net="vggface", identity_size=32))
 
 
+@pytest.mark.slow
 def test_one_step_updates_all_four_networks_including_g_first_dense(float32_policy):
     keras.utils.set_random_seed(0)
     m = CAAE(CAAEConfig(**TINY))
@@ -50,6 +51,7 @@ def test_one_step_updates_all_four_networks_including_g_first_dense(float32_poli
     assert all(np.isfinite(float(v)) for v in out.values())
 
 
+@pytest.mark.slow
 def test_identity_loss_enters_with_random_features(float32_policy):
     keras.utils.set_random_seed(0)
     m = CAAE(CAAEConfig(image_size=32, width=0.125, identity_net="random", identity_size=32))
@@ -60,6 +62,7 @@ def test_identity_loss_enters_with_random_features(float32_policy):
     np.testing.assert_allclose(float(out["loss_eg"]), float(expected), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_few_dozen_steps_reduce_reconstruction(tmp_path, float32_policy):
     from tfgan_emotion.data import synthetic
 
@@ -78,6 +81,7 @@ def test_a_few_dozen_steps_reduce_reconstruction(tmp_path, float32_policy):
     assert grid.shape == (3 * m.sample_columns, 32, 32, 3)
 
 
+@pytest.mark.slow
 def test_saved_model_edit_and_cli(tmp_path, float32_policy, capsys):
     keras.utils.set_random_seed(0)
     cfg = CAAEConfig(**TINY)
@@ -115,6 +119,7 @@ def test_saved_model_edit_and_cli(tmp_path, float32_policy, capsys):
     assert "not a run directory" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_trains_under_mirrored_strategy_with_identity_loss(tmp_path, float32_policy, mirrored_cpu):
     from tfgan_emotion.data import synthetic
 

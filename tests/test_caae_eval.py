@@ -185,6 +185,7 @@ def _uniform_faces(n, id_base, n_ids, seed):
     return S.render_faces(ids, v, a, size=SIZE, seed=seed, nuisance=False), np.stack([v, a], 1)
 
 
+@pytest.mark.e2e
 def test_train_regressors_learn_valence_on_held_out_identities():
     # Held-out identities: the ids of the evaluation faces are disjoint from the training ids (as the val/test
     # splits of synthetic.make_arrays). lr 1e-2 instead of the paper's 1e-3 so that a few hundred steps suffice

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import keras
 
 import tfgan_emotion.nets  # noqa: F401  (registers the custom layers, as the README says)
@@ -16,14 +17,12 @@ RECIPE = str(ROOT / "recipes" / "caae_affectnet.py")
 
 def _run(*args, timeout=600):
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, RECIPE, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run([sys.executable, RECIPE, *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def test_smoke_run_end_to_end_and_resume(tmp_path):
-    args = ["--smoke", "--out", str(tmp_path / "runs"), "--reports", str(tmp_path / "reports")]
-    res = _run(*args)
-    assert res.returncode == 0, res.stderr[-3000:]
-    run_dir = tmp_path / "runs" / "smoke-synthetic-seed0"
+def test_smoke_run_end_to_end(smoke_runs):
+    root, res = smoke_runs["caae_affectnet"]
+    run_dir = root / "runs" / "smoke-synthetic-seed0"
     assert (run_dir / "ckpt" / "ckpt-4.complete").exists()
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["config"]["label_concat"] == "every" and cfg["config"]["batch_size"] == 49
@@ -50,17 +49,26 @@ def test_smoke_run_end_to_end_and_resume(tmp_path):
     direct = nets["generator"]([z, keras.ops.convert_to_tensor([[0.5, 0.0], [-0.5, 0.5]])]).numpy()
     np.testing.assert_allclose(out, direct, atol=2e-2)  # bf16 compute on CPUs with native bf16
 
-    report_dir = tmp_path / "reports" / "caae_affectnet" / "smoke-synthetic-seed0"
+    report_dir = root / "reports" / "caae_affectnet" / "smoke-synthetic-seed0"
     md = (report_dir / "report.md").read_text()
     for fig in ("fig2_heatmaps.png", "fig3_edit_grid.png", "fig4_faces_grid.png", "loss_curves.png"):
         assert fig in md and (report_dir / fig).exists()
     assert "table4_edits" in md and (report_dir / "report.html").exists()
     assert "tfgan-emotion edit --run" in res.stderr
 
-    again = _run(*args)
+
+@pytest.mark.e2e
+def test_rerunning_the_command_resumes_the_run(smoke_runs, tmp_path):
+    """Re-running the command resumes the same run (a copy: the shared run stays as it is); --skip-eval may change."""
+    import shutil
+
+    run_dir = smoke_runs.run_dir("caae_affectnet")
+    shutil.copytree(run_dir, tmp_path / "runs" / run_dir.name)
+    again = _run("--smoke", "--skip-eval", "--out", tmp_path / "runs", "--reports", tmp_path / "reports")
     assert again.returncode == 0 and "nothing to train" in again.stderr
 
 
+@pytest.mark.slow
 def test_real_data_without_vggface_weights_stops_clearly(tmp_path):
     (tmp_path / "Manually_Annotated_file_lists").mkdir()
     res = _run("--data-dir", str(tmp_path), "--out", str(tmp_path / "runs"), timeout=120)

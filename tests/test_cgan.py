@@ -66,6 +66,7 @@ def test_networks_take_non_binary_labels_and_have_the_documented_shapes(size, ch
         N.build(48, 3, n)
 
 
+@pytest.mark.e2e
 def test_interpolating_moves_the_classifier_towards_the_target_class(float32_policy):
     """The paper's effect, asserted: a cGAN trained briefly on two classes, queried along the 11 interpolation
     steps, makes an independent classifier's target-class confidence rise from the first to the last step."""
@@ -91,6 +92,7 @@ def test_interpolating_moves_the_classifier_towards_the_target_class(float32_pol
     assert np.mean(np.diff(conf) >= -0.02) >= 0.8, conf      # rises (nearly) step by step
 
 
+@pytest.mark.slow
 def test_evaluation_readers_are_b0_and_mobilenetv2_built_to_train_from_scratch():
     """EfficientNet-B0 / MobileNetV2 from keras.applications (weights=None), float32 even under the bf16 policy,
     residual blocks starting as the identity, a zero classifier (uniform softmax at step 0), BN momentum 0.9."""

@@ -105,6 +105,7 @@ def test_encoder_phase_changes_only_the_encoder_and_runs_g_in_inference_mode(flo
         v.path for v in model.variables if "e_adam" in v.path or "iteration" in v.path}
 
 
+@pytest.mark.slow
 def test_gan_phase_leaves_the_encoder_alone_and_joint_updates_all(float32_policy):
     model = G.DCGAN(G.DCGANConfig(**TINY))
     model.build_optimizers()
@@ -143,6 +144,7 @@ def test_encoder_losses_compute_the_papers_equations(float32_policy):
         G.DCGANConfig(encoder_loss="pixels")
 
 
+@pytest.mark.slow
 def test_a_few_dozen_steps_reduce_the_losses(float32_policy):
     keras.utils.set_random_seed(0)
     model = G.DCGAN(G.DCGANConfig(width=0.25, batch_size=32))
@@ -166,10 +168,10 @@ def _run(*args, timeout=600):
     return subprocess.run([sys.executable, RECIPE, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def test_smoke_run_end_to_end(tmp_path):
-    res = _run("--smoke", "--out", str(tmp_path / "runs"), "--reports", str(tmp_path / "reports"))
+def test_smoke_run_end_to_end(smoke_runs, tmp_path):
+    root, res = smoke_runs["dcgan_fer2013"]
     assert res.returncode == 0, res.stderr[-3000:]
-    run_dir = tmp_path / "runs" / "smoke-synthetic-seed0"
+    run_dir = root / "runs" / "smoke-synthetic-seed0"
     assert (run_dir / "ckpt" / "ckpt-8.complete").exists()            # 4 cDCGAN + 4 encoder steps
     header, *rows = (run_dir / "logs" / "losses.csv").read_text().split()
     assert header.split(",") == ["step", "d_fake", "d_loss", "d_real", "g_loss", "e_loss"] and len(rows) == 2
@@ -191,7 +193,7 @@ def test_smoke_run_end_to_end(tmp_path):
     out = saved.transfer(image=np.zeros((2, 48, 48, 1), np.float32), label=label)["image"].numpy()
     assert out.shape == (2, 48, 48, 1)
 
-    report_dir = tmp_path / "reports" / "dcgan_fer2013" / "smoke-synthetic-seed0"
+    report_dir = root / "reports" / "dcgan_fer2013" / "smoke-synthetic-seed0"
     md = (report_dir / "report.md").read_text()
     for fig in ("fig5_gallery.png", "fig6_happy.png", "fig7_every_label.png", "loss_curves.png"):
         assert fig in md and (report_dir / fig).exists()
@@ -209,6 +211,7 @@ def test_smoke_run_end_to_end(tmp_path):
         editing.run_edit(run_dir, face, tmp_path / "x.png", affect="joy", log=lambda m: None)
 
 
+@pytest.mark.slow
 def test_reads_fer2013_csv_and_trains_the_latent_variant_jointly(tmp_path):
     rng = np.random.default_rng(0)
     lines = ["emotion,pixels,Usage"]
@@ -225,8 +228,3 @@ def test_reads_fer2013_csv_and_trains_the_latent_variant_jointly(tmp_path):
     assert "e_loss" in header and "d_loss" in header
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["reconstruction"]["n"] == 14 and "identity_preservation" not in m
-
-
-def test_missing_data_stops_clearly(tmp_path):
-    res = _run("--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "runs"), timeout=120)
-    assert res.returncode == 2 and "cannot read the data" in res.stderr and "Traceback" not in res.stderr

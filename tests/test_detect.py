@@ -419,6 +419,7 @@ def test_retinaface_decode_anchors_regression_clipping_scale_and_nms():
     assert grown[0][0] == pytest.approx((16, 24, 31, 15))
 
 
+@pytest.mark.slow
 def test_retinaface_detector_end_to_end_with_a_weight_file(tmp_path, retinaface_model):
     """A retinaface.h5 whose backbone is all zeros and whose heads output only their biases: every stride-8
     anchor 1 (16x16 px) has face probability sigmoid(5), everything else ~0. The detector must load it by name,

@@ -70,6 +70,7 @@ def test_training_learns_the_conditional_task(tmp_path, float32_policy):
     assert top_minus_left[labels == 1].mean() < -0.5
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
     out = tmp_path / "runs"
     cmd = [sys.executable, SCRIPT, "--out", str(out), "--steps", "40", "--checkpoint-every", "5",
@@ -101,6 +102,7 @@ def test_resume_after_sigkill(tmp_path):
     assert "done step 40 restored_from 40" in res.stdout
 
 
+@pytest.mark.slow
 def test_sigterm_saves_and_resumes_from_that_step(tmp_path):
     out = tmp_path / "runs"
     cmd = [sys.executable, SCRIPT, "--out", str(out), "--steps", "200", "--checkpoint-every", "1000",
@@ -195,6 +197,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_two_processes_complete(tmp_path):
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     procs = []

@@ -131,6 +131,7 @@ def _tiny_batch(n=8, size=32, seed=0):
 TINY = dict(image_size=32, width=0.125, batch_size=8)
 
 
+@pytest.mark.slow
 def test_binary_weight_switches_at_the_configured_epoch(float32_policy):
     model = F.FExGAN(F.FExGANConfig(**TINY, alpha=1.0, alpha_reduced=0.25, reduce_epoch=2), steps_per_epoch=10)
     model.build_optimizers()
@@ -159,6 +160,7 @@ def test_each_optimizer_updates_only_its_networks(float32_policy):
     assert changed >= gen_vars
 
 
+@pytest.mark.slow
 def test_a_few_dozen_steps_reduce_the_reconstruction_loss(float32_policy):
     keras.utils.set_random_seed(0)
     d = synth.make_arrays("ferg", "train", n=96, size=32, seed=0)
@@ -205,6 +207,7 @@ def test_pairs_only_target_affects_the_character_has():
         pairs.pair_tables([0, 9], [0, 0], 7)
 
 
+@pytest.mark.slow
 def test_trains_under_mirrored_strategy(tmp_path, float32_policy, mirrored_cpu):
     from tfgan_emotion import training
 

@@ -22,11 +22,9 @@ def _run(*args, timeout=600):
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fexgan")
-    res = _run("--smoke", "--out", str(tmp / "runs"), "--reports", str(tmp / "reports"))
-    assert res.returncode == 0, res.stderr[-3000:]
-    return tmp, res
+def smoke_run(smoke_runs):
+    """The session's shared smoke run of this recipe: (root, completed process)."""
+    return smoke_runs["fexgan_ferg"]
 
 
 def test_smoke_run_end_to_end(smoke_run):
@@ -89,12 +87,14 @@ def test_edit_cli_transfers_a_face_by_name_mix_and_grid(smoke_run, tmp_path):
         editing.run_edit(run_dir, face, tmp_path / "x.png", log=lambda m: None)
 
 
+@pytest.mark.slow
 def test_real_data_dir_without_ferg_layout_stops_clearly(tmp_path):
     res = _run("--data-dir", str(tmp_path), "--out", str(tmp_path / "runs"), timeout=120)
     assert res.returncode != 0
     assert "FERG_DB_256" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_reads_a_ferg_db_tree(tmp_path):
     """The real-data path: FERG_DB_256/<char>/<char>_<expr>/<char>_<expr>_<n>.png (RGBA), paired from files."""
     from PIL import Image

@@ -1,4 +1,4 @@
-"""GANmut data preparation (issue #8; paper 002 V, SPECS.md "GANmut" and "Dataset formats"): Aff-Wild2 frames
+"""GANmut data preparation (paper 002 V): Aff-Wild2 frames
 already extracted, crop_folder restricted to a file list, the crops CSV builder and reader, the Aff-Wild2 + AffectNet
 "Combined" set, and the synthetic whole frames in the real Aff-Wild2 layout."""
 from __future__ import annotations

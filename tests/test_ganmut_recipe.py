@@ -23,11 +23,9 @@ def _run(*args, timeout=900):
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ganmut")
-    res = _run("--smoke", "--out", str(tmp / "runs"), "--reports", str(tmp / "reports"))
-    assert res.returncode == 0, res.stderr[-3000:]
-    return tmp, res
+def smoke_run(smoke_runs):
+    """The session's shared smoke run of this recipe: (root, completed process)."""
+    return smoke_runs["ganmut_affwild2"]
 
 
 
@@ -87,13 +85,17 @@ def test_smoke_run_end_to_end(smoke_run):
     assert "learned directions" in res.stderr and "tfgan-emotion edit --run" in res.stderr
 
 
-def test_rerun_resumes_and_reuses_the_crops(smoke_run):
+@pytest.mark.e2e
+def test_rerun_resumes_and_reuses_the_crops(smoke_run, tmp_path):
+    import shutil
+
     tmp, _ = smoke_run
-    res = _run("--smoke", "--steps", "3", "--skip-eval", "--out", str(tmp / "runs"), "--reports",
-               str(tmp / "reports"))
+    shutil.copytree(tmp / "runs" / "smoke-synthetic-seed0", tmp_path / "runs" / "smoke-synthetic-seed0")
+    res = _run("--smoke", "--steps", "3", "--skip-eval", "--out", str(tmp_path / "runs"), "--reports",
+               str(tmp_path / "reports"))
     assert res.returncode == 0, res.stderr[-3000:]
     assert "resumed from" in res.stderr and "reus" in res.stderr
-    assert (tmp / "runs" / "smoke-synthetic-seed0" / "ckpt" / "ckpt-3.complete").exists()
+    assert (tmp_path / "runs" / "smoke-synthetic-seed0" / "ckpt" / "ckpt-3.complete").exists()
 
 
 def test_edit_cli_by_angle_by_emotion_and_grid(smoke_run, tmp_path):
@@ -116,13 +118,11 @@ def test_edit_cli_by_angle_by_emotion_and_grid(smoke_run, tmp_path):
 
 
 def test_retinaface_without_weights_and_missing_data_are_clear_errors(tmp_path, capsys):
-    import importlib.util
+    from tfgan_emotion import systems
 
-    spec = importlib.util.spec_from_file_location("ganmut_recipe", RECIPE)
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
-    assert recipe.main(["--smoke", "--detector", "retinaface", "--out", str(tmp_path)]) == 2
+    ganmut = systems.get("ganmut_affwild2")
+    assert systems.main(ganmut, ["--smoke", "--detector", "retinaface", "--out", str(tmp_path)]) == 2
     assert "--detector-weights" in capsys.readouterr().err
-    assert recipe.main(["--smoke", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path),
-                        "--reports", str(tmp_path / "reports")]) == 2
+    assert systems.main(ganmut, ["--smoke", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path),
+                                 "--reports", str(tmp_path / "reports")]) == 2
     assert "nowhere" in capsys.readouterr().err

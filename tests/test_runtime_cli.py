@@ -102,17 +102,18 @@ def test_every_subcommand_has_help(command):
     assert e.value.code == 0
 
 
-@pytest.mark.parametrize("argv", [["evaluate", "x"], ["export", "x"]])
-def test_unfilled_subcommands_say_so_and_fail(argv, capsys):
-    assert cli.main(argv) == 2
-    assert "not available yet" in capsys.readouterr().err
+@pytest.mark.parametrize("command", ["evaluate", "export"])
+def test_evaluate_and_export_refuse_what_is_not_a_run(command, tmp_path, capsys):
+    assert cli.main([command, "--run", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert "not a run directory" in err and err.count("\n") == 1
 
 
 def test_train_lists_and_rejects(capsys):
     assert cli.main(["train", "--list"]) == 0
     assert "caae_affectnet" in capsys.readouterr().out
     assert cli.main(["train", "nope"]) == 2
-    assert "unknown recipe" in capsys.readouterr().err
+    assert "unknown system 'nope'" in capsys.readouterr().err
 
 
 def test_report_command(tmp_path, capsys):

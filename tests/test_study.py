@@ -1,4 +1,4 @@
-"""``tfgan-emotion study`` (issue #10): the questionnaire page driven in real headless Chromium with the keyboard
+"""``tfgan-emotion study``: the questionnaire page driven in real headless Chromium with the keyboard
 alone, the analysis of the answers it downloads, and the refusal of malformed answer files."""
 import csv
 import json
@@ -13,13 +13,13 @@ from PIL import Image
 from tfgan_emotion import cli
 from tfgan_emotion.study import analyze as A
 from tfgan_emotion.study import make as M
+from tfgan_emotion.data import labels as L
 
-RUN = "compare-smoke-seed0"
 FACE_RECIPES = ("cgan_faces", "caae_affectnet", "fexgan_ferg", "dcgan_fer2013", "ganmut_affwild2")
 
 
-def run_dir(compare_smoke, recipe):
-    return compare_smoke / "runs" / recipe / RUN
+def run_dir(smoke_runs, recipe):
+    return smoke_runs.run_dir(recipe)
 
 
 def make(*argv) -> int:
@@ -63,10 +63,10 @@ def write_answers(path, study, participant, rating=rule, study_id=None, drop=0):
 
 
 @pytest.fixture(scope="module")
-def faces_study(compare_smoke, tmp_path_factory):
+def faces_study(smoke_runs, tmp_path_factory):
     """Paper 000's design on the cgan_faces smoke run: 6 emotions x 3 real + 3 generated = 36 images."""
     out = tmp_path_factory.mktemp("study") / "faces"
-    assert make("--run", run_dir(compare_smoke, "cgan_faces"), "--per-emotion", 3, "-o", out, "--seed", 5) == 0
+    assert make("--run", run_dir(smoke_runs, "cgan_faces"), "--per-emotion", 3, "-o", out, "--seed", 5) == 0
     return out
 
 
@@ -75,8 +75,8 @@ def faces_study(compare_smoke, tmp_path_factory):
 # --------------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("recipe", FACE_RECIPES)
-def test_make_writes_page_images_and_hidden_key_for_every_face_system(compare_smoke, tmp_path, recipe):
-    run = M.open_run(run_dir(compare_smoke, recipe))
+def test_make_writes_page_images_and_hidden_key_for_every_face_system(smoke_runs, tmp_path, recipe):
+    run = M.open_run(run_dir(smoke_runs, recipe))
     out = tmp_path / recipe
     assert make("--run", run.path, "--per-emotion", 2, "-o", out) == 0
     meta = json.loads((out / M.STUDY_FILE).read_text())
@@ -105,13 +105,13 @@ def test_make_writes_page_images_and_hidden_key_for_every_face_system(compare_sm
     assert [e["key"] for e in data["emotions"]] == emotions
 
 
-def test_make_generated_images_are_the_runs_outputs(compare_smoke, tmp_path):
+def test_make_generated_images_are_the_runs_outputs(smoke_runs, tmp_path):
     """The stored generated faces are what the exported model gives for the key's request (cGAN: generate(z,
     onehot(e)) with the seed's noise; CAAE: edit(source, v, a) at the emotion's circumplex direction)."""
     from tfgan_emotion.export import load_saved_model
 
     for recipe in ("cgan_faces", "caae_affectnet"):
-        run = M.open_run(run_dir(compare_smoke, recipe))
+        run = M.open_run(run_dir(smoke_runs, recipe))
         out = tmp_path / recipe
         assert make("--run", run.path, "--per-emotion", 1, "-o", out, "--seed", 3) == 0
         key = read_key(out)
@@ -132,8 +132,8 @@ def test_make_generated_images_are_the_runs_outputs(compare_smoke, tmp_path):
             assert np.abs(got - want[j]).max() <= 1.5 / 127.5 + 1e-6, (recipe, e)
 
 
-def test_make_edits_given_source_faces_and_offers_edit_mode(compare_smoke, tmp_path):
-    caae = M.open_run(run_dir(compare_smoke, "caae_affectnet"))
+def test_make_edits_given_source_faces_and_offers_edit_mode(smoke_runs, tmp_path):
+    caae = M.open_run(run_dir(smoke_runs, "caae_affectnet"))
     src = tmp_path / "sources"
     src.mkdir()
     for j in range(3):
@@ -147,14 +147,14 @@ def test_make_edits_given_source_faces_and_offers_edit_mode(compare_smoke, tmp_p
     assert used == sorted([f"face{j % 3}.png" for j in range(7)])  # the 3 faces in turn
     # fer2013 DCGAN: --mode edit transfers the renderer's neutral faces through the inverse encoder.
     out = tmp_path / "dcgan"
-    assert make("--run", run_dir(compare_smoke, "dcgan_fer2013"), "--per-emotion", 1, "--mode", "edit", "-o", out) == 0
+    assert make("--run", run_dir(smoke_runs, "dcgan_fer2013"), "--per-emotion", 1, "--mode", "edit", "-o", out) == 0
     assert all(k["origin"].startswith("transfer to") for k in read_key(out).values() if k["source"] == "generated")
     assert json.loads((out / M.STUDY_FILE).read_text())["mode"] == "edit"
     assert make("--run", caae.path, "--mode", "generate", "-o", tmp_path / "x") == 2  # CAAE only edits
 
 
-def test_make_reads_real_faces_from_emotion_folders(compare_smoke, tmp_path):
-    run = M.open_run(run_dir(compare_smoke, "cgan_faces"))
+def test_make_reads_real_faces_from_emotion_folders(smoke_runs, tmp_path):
+    run = M.open_run(run_dir(smoke_runs, "cgan_faces"))
     real = tmp_path / "real"
     names = {"neutral": "neutral", "fear": "fear", "anger": "anger", "sad": "sadness", "disgust": "disgust",
              "happy": "Happy"}  # dataset and canonical spellings, any case
@@ -180,9 +180,9 @@ def test_make_reads_real_faces_from_emotion_folders(compare_smoke, tmp_path):
     assert rc == 2
 
 
-def test_make_reads_real_faces_from_the_faces_release(compare_smoke, tmp_path):
+def test_make_reads_real_faces_from_the_faces_release(smoke_runs, tmp_path):
     """--real-dataset faces: FACES file names (<id>_<age>_<gender>_<emotion code>_<set>.jpg), portrait photos."""
-    run = M.open_run(run_dir(compare_smoke, "cgan_faces"))
+    run = M.open_run(run_dir(smoke_runs, "cgan_faces"))
     root = tmp_path / "FACES"
     root.mkdir()
     codes = "nfasdh"  # the FACES order: neutral, fear, anger, sadness, disgust, happiness
@@ -196,7 +196,7 @@ def test_make_reads_real_faces_from_the_faces_release(compare_smoke, tmp_path):
     assert len(reals) == 12
     for k in reals:
         name = Path(k["origin"].split(": ", 1)[1]).name
-        assert codes.index(name.split("_")[3]) == [e for e in M.SYSTEMS["cgan"].vocabulary.canonical].index(
+        assert codes.index(name.split("_")[3]) == [e for e in L.FACES.canonical].index(
             k["intended_emotion"])
         with Image.open(out / M.PAGE_DIR / "images" / f"{k['image_id']}.png") as im:
             value = np.asarray(im, np.float32)[run.size // 2, run.size // 2, 0]
@@ -205,8 +205,8 @@ def test_make_reads_real_faces_from_the_faces_release(compare_smoke, tmp_path):
                 "-o", tmp_path / "too_many") == 2  # 3 photos per emotion
 
 
-def test_make_refuses_bad_requests(compare_smoke, tmp_path, capsys):
-    cgan = run_dir(compare_smoke, "cgan_faces")
+def test_make_refuses_bad_requests(smoke_runs, tmp_path, capsys):
+    cgan = run_dir(smoke_runs, "cgan_faces")
     assert make("--run", tmp_path, "-o", tmp_path / "a") == 2
     assert "not a run directory" in capsys.readouterr().err
     # A cGAN of Fashion-MNIST has no emotion labels.

@@ -310,6 +310,7 @@ def test_make_dataset_matches_make_arrays():
 
 # --- learnability -------------------------------------------------------------------------------------------------
 
+@pytest.mark.e2e
 def test_small_cnn_reads_valence_arousal_and_category_of_unseen_identities():
     """A small CNN trained for a few hundred steps on 48 px AffectNet-like faces predicts valence, arousal
     (CCC >= 0.9 each) and the 8-class expression (accuracy >= 0.9) of held-out identities."""

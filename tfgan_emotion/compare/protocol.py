@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import systems as _systems
 from ..data import labels as L
+from ..data.synthetic.standins import _SPLIT_ID_BASE
 
 
 def compared() -> dict:
@@ -28,7 +29,7 @@ NEUTRAL = COMMON.index("neutral")
 SWEEP = tuple(round(0.1 * j, 1) for j in range(1, 11))
 EVAL_SIZE, EVAL_CHANNELS = 48, 1  # the common format: fer2013's 48x48 grey
 GALLERY = 6                      # identities per identification gallery (FERG has 6 characters)
-TEST_ID_BASE = 2_000_000         # synthetic.py's held-out (test) identity range: no system trains on these
+TEST_ID_BASE = _SPLIT_ID_BASE["test"]  # the stand-ins' held-out (test) identity range: no system trains on these
 DEFAULT_BUDGET = 64_000
 COLUMNS = ("va_ccc", "va_rmse", "va_sagr", "category_accuracy", "identity_top1", "frechet_distance", "smoothness",
            "budget_images")

@@ -190,7 +190,7 @@ PROTOCOL = [
     "targeting addresses one dimension at a time, so it is not used for 2-D requests), one fixed z ~ U(-1, 1) per "
     "identity slot; FExGAN transfer(x, (1-t) onehot(neutral) + t onehot(c)) in FERG order; fer2013 DCGAN "
     "transfer(x, c in fer2013 order).",
-    "Source faces: held-out identities (synthetic.py's test id range, never trained on) rendered neutral in the "
+    "Source faces: held-out identities (the stand-ins' test identity range, never trained on) rendered neutral in the "
     "canonical pose without nuisance, at each system's own size/channels and stand-in style (FExGAN: the FERG "
     "characters, which are the only 6 identities of its stand-in and are seen in its training; cGAN: the FACES "
     "studio style). Truth: the renderer's face of the same identity and style at the requested (valence, arousal).",

@@ -128,7 +128,7 @@ def remap(src: Vocabulary, dst: Vocabulary) -> np.ndarray:
 # their placements are ours: both unpleasant, disgust moderately aroused between "distressed" (~138) and
 # "miserable" (~189), contempt less aroused, closer to the displeasure axis. Anger and fear lie only 18 degrees
 # apart on the circle, which is why a renderer needs more than a linear map of (valence, arousal) to tell their
-# faces apart (see data/synthetic.py).
+# faces apart (see data/synthetic/).
 CIRCUMPLEX_DEGREES = {
     "happy": 8.0,
     "surprise": 70.0,

@@ -11,6 +11,13 @@ def keys(ds, names):
     return ds.map(lambda e: {k: e[k] for k in names})
 
 
+def expression_classifier(size: int, channels: int, n_classes: int) -> list:
+    """The evaluation network of the systems that read transfers with a trained expression classifier (bench)."""
+    from ..eval.common import build_classifier
+
+    return [("expression_classifier", build_classifier(size, channels, n_classes))]
+
+
 def to_uint8(x) -> np.ndarray:
     """Images in [-1, 1] -> uint8 (a single channel is dropped, as Pillow wants grey images 2-D)."""
     x = np.clip((np.asarray(x, np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)

@@ -11,13 +11,14 @@ at the top of its report. Pixels are scaled to [-1, 1] to match the tanh output 
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 
 import numpy as np
 
 from .. import paths, run
 from ..data import labels as L
 from .base import BenchSpec, CompareSpec, Data, Plan, StudySpec, System
-from .common import grid_sheet, keys, parse_label, to_uint8
+from .common import expression_classifier, grid_sheet, keys, parse_label, to_uint8
 
 PAPER_EPOCHS = 50          # paper 3
 ENCODER_EPOCHS = 10        # (ours) the paper does not say how long E was trained
@@ -48,12 +49,6 @@ def _bench_stream(source, model, seed):
     return _draws(keys(base_dataset(source, c.image_size, c.channels, 7), DATA_KEYS), c, seed)
 
 
-def _bench_evaluators(size):
-    from ..eval.common import build_classifier
-
-    return [("expression_classifier", build_classifier(size, 1, 7))]
-
-
 class DCGANSystem(System):
     name, kind, paper = "dcgan_fer2013", "dcgan", "003"
     title = "fer2013 DCGAN+E (003)"
@@ -66,7 +61,8 @@ class DCGANSystem(System):
     endpoint_names = ("generate", "transfer")
     compare = CompareSpec("categorical", True, "plain", 64, "no", 48, 1, 3.9)
     study = StudySpec(("generate", "edit"), "plain")
-    bench = BenchSpec("fer2013", 48, 1, 64, 7, _bench_build, _bench_stream, "transfer", _bench_evaluators)
+    bench = BenchSpec("fer2013", 48, 1, 64, 7, _bench_build, _bench_stream, "transfer",
+                      partial(expression_classifier, channels=1, n_classes=7))
     edit_help = "--affect happy (a fer2013 label name or index), or --grid for every label"
     # The share of a training budget spent on the encoder phase (the synthetic default's 1,000 of 3,800).
     encoder_share = SYNTH["encoder_steps"] / (SYNTH["gan_steps"] + SYNTH["encoder_steps"])

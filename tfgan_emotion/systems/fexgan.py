@@ -12,13 +12,14 @@ why we chose them are in tfgan_emotion/gans/fexgan.py and the README.
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from functools import partial
 
 import numpy as np
 
 from .. import paths, run
 from ..data import labels as L
 from .base import BenchSpec, CompareSpec, Data, Plan, StudySpec, System
-from .common import grid_sheet, neutral_mix, parse_affect, to_uint8
+from .common import expression_classifier, grid_sheet, neutral_mix, parse_affect, to_uint8
 
 PAPER_EPOCHS = 100         # paper 4.2
 PAPER_REDUCE_EPOCH = 50    # paper 4.2 "after 50 iterations"
@@ -59,12 +60,6 @@ def _draws(ds, cfg, seed):
     return training.add_noise(ds, "lambda", (), seed=seed + 1, distribution="normal")
 
 
-def _bench_evaluators(size):
-    from ..eval.common import build_classifier
-
-    return [("expression_classifier", build_classifier(size, 3, 7))]
-
-
 class FExGANSystem(System):
     name, kind, paper = "fexgan_ferg", "fexgan", "004"
     title = "FExGAN (004)"
@@ -82,7 +77,8 @@ class FExGANSystem(System):
                           "the paper claims.")
     latent_prior = "normal"      # paper 004 eq. 1: z ~ N(0, 1)
     study = StudySpec(("generate", "edit"), "ferg")
-    bench = BenchSpec("ferg", 128, 3, 32, 7, _bench_build, _bench_stream, "transfer", _bench_evaluators)
+    bench = BenchSpec("ferg", 128, 3, 32, 7, _bench_build, _bench_stream, "transfer",
+                      partial(expression_classifier, channels=3, n_classes=7))
     edit_help = "--affect joy (a name, two joined by '+', or a vector of 7 numbers), or --grid for every affect"
 
     @property
