@@ -123,7 +123,8 @@ def compare_smoke(tmp_path_factory, smoke_runs):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test that needs a trained smoke run is slow (``pytest -m "not slow"`` is the quick tier)."""
+    """Every test that needs a trained smoke run, and every e2e test, is slow (``pytest -m "not slow"`` is the quick
+    tier; a ``-m`` given on the command line replaces the default ``-m "not e2e"``)."""
     for item in items:
-        if {"smoke_runs", "compare_smoke"} & set(getattr(item, "fixturenames", ())):
+        if {"smoke_runs", "compare_smoke"} & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.slow)
