@@ -96,7 +96,7 @@ def cmd_data(args) -> int:
 
         try:
             print(pipeline.summarize(args.dataset, args.data_dir))
-        except (FileNotFoundError, ValueError, KeyError) as e:
+        except (FileNotFoundError, ValueError, KeyError, RuntimeError, ImportError) as e:
             print(f"tfgan-emotion data summary: {e}", file=sys.stderr)
             return 2
         return 0
@@ -107,7 +107,7 @@ def cmd_data(args) -> int:
             summary = detect.crop_folder(args.src, args.dst, detector=args.detector, weights=args.weights,
                                          margin=args.margin, size=args.size,
                                          labels=args.labels, log=lambda m: print(m, file=sys.stderr, flush=True))
-        except (FileNotFoundError, ValueError, RuntimeError) as e:
+        except (FileNotFoundError, ValueError, RuntimeError, ImportError) as e:
             print(f"tfgan-emotion data crop: {e}", file=sys.stderr)
             return 2
         import json
