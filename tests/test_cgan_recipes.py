@@ -23,7 +23,8 @@ def _run(dataset, *args, timeout=900):
 
 
 @pytest.mark.parametrize("dataset,figures,size,channels", [
-    ("fashion_mnist", ("fig7_confidence.png", "fig_monotonicity.png", "fig5_strips.png"), 28, 1),
+    pytest.param("fashion_mnist", ("fig7_confidence.png", "fig_monotonicity.png", "fig5_strips.png"), 28, 1,
+                 marks=pytest.mark.e2e),      # EfficientNet-B0 reads every class pair: the longest smoke evaluation
     pytest.param("cifar10", ("fig7_confidence.png", "fig_monotonicity.png", "fig5_strips.png"), 32, 3,
                  marks=pytest.mark.e2e),      # the same system as Fashion-MNIST on another stand-in
     ("faces", ("fig14_valence_arousal.png", "fig13_strips.png"), 64, 3),
@@ -69,7 +70,7 @@ def test_smoke_run_end_to_end(dataset, figures, size, channels, smoke_runs, tmp_
             editing.run_mix(run_dir, tmp_path / "mix.png", "neutral=0.3,happiness=0.3", log=lambda m: None)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_reads_fashion_mnist_idx_files(tmp_path):
     rng = np.random.default_rng(0)
     root = tmp_path / "fmnist"

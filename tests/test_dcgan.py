@@ -211,7 +211,7 @@ def test_smoke_run_end_to_end(smoke_runs, tmp_path):
         editing.run_edit(run_dir, face, tmp_path / "x.png", affect="joy", log=lambda m: None)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_reads_fer2013_csv_and_trains_the_latent_variant_jointly(tmp_path):
     rng = np.random.default_rng(0)
     lines = ["emotion,pixels,Usage"]

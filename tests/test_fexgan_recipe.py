@@ -94,7 +94,7 @@ def test_real_data_dir_without_ferg_layout_stops_clearly(tmp_path):
     assert "FERG_DB_256" in res.stderr and "Traceback" not in res.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_reads_a_ferg_db_tree(tmp_path):
     """The real-data path: FERG_DB_256/<char>/<char>_<expr>/<char>_<expr>_<n>.png (RGBA), paired from files."""
     from PIL import Image

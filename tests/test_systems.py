@@ -160,11 +160,13 @@ def check_export_and_evaluate(name: str, finished: Path, tmp_path: Path):
         assert sorted(p.stem for p in (run_dir / "export").glob("*.keras"))
         _endpoints_answer(run_dir)
         reports = tmp_path / "reports"
+        # An evaluation flag replaces the run's own setting (the smoke defaults differ from 3).
+        key = "noise_vectors" if name.startswith("cgan") else "eval_faces"
         with keras_policy("float32"):
-            # An evaluation flag replaces the run's own setting (the smoke default is larger).
-            assert cli.main(["evaluate", "--run", str(run_dir), "--reports", str(reports), "--eval-faces", "3"]) == 0
+            assert cli.main(["evaluate", "--run", str(run_dir), "--reports", str(reports),
+                             "--" + key.replace("_", "-"), "3"]) == 0
         m = json.loads((run_dir / paths.METRICS).read_text())
-        assert m["evaluation_settings"]["eval_faces"] == 3
+        assert m["evaluation_settings"][key] == 3
         step = max(int(p.name[5:-9]) for p in (run_dir / "ckpt").glob("ckpt-*.complete"))
         assert m["step"] == step >= 1
         assert len(m) > 3, sorted(m)          # the paper's tables, not only the training summary
@@ -185,6 +187,18 @@ def test_export_and_evaluate_a_finished_and_a_killed_run(smoke_runs, tmp_path):
 @pytest.mark.parametrize("name", [n for n in FACE_SYSTEMS if n != "dcgan_fer2013"])
 def test_export_and_evaluate_a_finished_and_a_killed_run_e2e(name, smoke_runs, tmp_path):
     check_export_and_evaluate(name, smoke_runs.run_dir(name), tmp_path)
+
+
+def test_evaluate_refuses_a_setting_the_system_does_not_have(tmp_path, capsys):
+    s = systems.get("cgan_faces")
+    args = s.parser().parse_args(["--smoke", "--out", str(tmp_path)])
+    run_dir = tmp_path / run.default_run_name(args)
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"recipe": s.name, "config": {}, "args": run._jsonable(vars(args)),
+                                                     "notes": []}))
+    assert cli.main(["evaluate", "--run", str(run_dir), "--eval-faces", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "--eval-faces" in err and "cgan_faces" in err and err.count("\n") == 1
 
 
 def test_evaluate_without_a_complete_checkpoint_says_so(tmp_path, capsys):

@@ -322,6 +322,10 @@ def stored_args(system: System, stored: dict, overrides: dict | None = None) -> 
     parser = system.parser()
     args = parser.parse_args([])
     typed = {a.dest: a.type for a in parser._actions if a.dest != "help"}
+    unknown = [k for k in (overrides or {}) if k not in typed]
+    if unknown:
+        raise UsageError(f"{', '.join('--' + k.replace('_', '-') for k in unknown)}: {system.name} runs have no such "
+                         f"setting (python recipes/{system.name}.py --help lists the system's flags)")
     for key, value in {**stored, **(overrides or {})}.items():
         if value is not None and typed.get(key) is Path:
             value = Path(value)
