@@ -66,7 +66,7 @@ class GANmutSystem(System):
     batch_size = 16
     smoke_steps = SMOKE["steps"]
     weight_flags = ("detector_weights", "vgg16_weights", "resnet50_weights")
-    data_flags = ("data_dir", "combined", "frames_dir")
+    data_flags = ("data_dir", "combined")    # --frames-dir may be where ffmpeg is to write: checked in plan()
     # --steps may grow on resume; the learning-rate window follows the run's length.
     resumable = frozenset({"skip_eval", "eval_faces", "classifier_steps", "classifier_size", "vgg16_weights",
                            "resnet50_weights", "total_iterations", "lr_decay_iterations"})
@@ -140,6 +140,9 @@ class GANmutSystem(System):
             raise ValueError("--detector retinaface needs --detector-weights retinaface.h5 (the retina-face package's "
                              "weight file; nothing is downloaded). Or use --detector mtcnn, whose weights ship with "
                              "the mtcnn package.")
+        if args.frames == "extracted" and not synthetic and args.frames_dir and not Path(args.frames_dir).is_dir():
+            raise ValueError(f"--frames-dir {args.frames_dir}: no such folder; with --frames extracted it is the folder "
+                             "of already extracted frames (<video>/00001.jpg)")
         image_size = args.image_size or shrink.get("image_size", 128)
         width = args.width if args.width is not None else shrink.get("width", 1.0)
         ev = {k: run.setting(args, k, synthetic, SMOKE, SYNTH, REAL)
