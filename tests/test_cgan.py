@@ -92,7 +92,7 @@ def test_interpolating_moves_the_classifier_towards_the_target_class(float32_pol
     assert np.mean(np.diff(conf) >= -0.02) >= 0.8, conf      # rises (nearly) step by step
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_evaluation_readers_are_b0_and_mobilenetv2_built_to_train_from_scratch():
     """EfficientNet-B0 / MobileNetV2 from keras.applications (weights=None), float32 even under the bf16 policy,
     residual blocks starting as the identity, a zero classifier (uniform softmax at step 0), BN momentum 0.9."""

@@ -87,11 +87,15 @@ def test_edit_cli_transfers_a_face_by_name_mix_and_grid(smoke_run, tmp_path):
         editing.run_edit(run_dir, face, tmp_path / "x.png", log=lambda m: None)
 
 
-@pytest.mark.slow
-def test_real_data_dir_without_ferg_layout_stops_clearly(tmp_path):
-    res = _run("--data-dir", str(tmp_path), "--out", str(tmp_path / "runs"), timeout=120)
-    assert res.returncode != 0
-    assert "FERG_DB_256" in res.stderr and "Traceback" not in res.stderr
+def test_real_data_dir_without_ferg_layout_stops_clearly(tmp_path, capsys):
+    from conftest import keras_policy
+    from tfgan_emotion import systems
+
+    with keras_policy("float32"):
+        status = systems.main(systems.get("fexgan_ferg"), ["--data-dir", str(tmp_path), "--out",
+                                                           str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert status == 2 and "FERG_DB_256" in err and "cannot read the data" in err and "Traceback" not in err
 
 
 @pytest.mark.e2e
