@@ -189,25 +189,26 @@ def test_export_and_evaluate_a_finished_and_a_killed_run_e2e(name, smoke_runs, t
     check_export_and_evaluate(name, smoke_runs.run_dir(name), tmp_path)
 
 
-def test_evaluate_refuses_a_setting_the_system_does_not_have(tmp_path, capsys):
-    s = systems.get("cgan_faces")
-    args = s.parser().parse_args(["--smoke", "--out", str(tmp_path)])
-    run_dir = tmp_path / run.default_run_name(args)
+def _untrained_run(name: str, root: Path) -> Path:
+    """A run directory as a recipe creates it before its first checkpoint: config.json with the smoke flags."""
+    s = systems.get(name)
+    args = s.parser().parse_args(["--smoke", "--out", str(root)])
+    run_dir = root / run.default_run_name(args)
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps({"recipe": s.name, "config": {}, "args": run._jsonable(vars(args)),
                                                      "notes": []}))
+    return run_dir
+
+
+def test_evaluate_refuses_a_setting_the_system_does_not_have(tmp_path, capsys):
+    run_dir = _untrained_run("cgan_faces", tmp_path)
     assert cli.main(["evaluate", "--run", str(run_dir), "--eval-faces", "10"]) == 2
     err = capsys.readouterr().err
     assert "--eval-faces" in err and "cgan_faces" in err and err.count("\n") == 1
 
 
 def test_evaluate_without_a_complete_checkpoint_says_so(tmp_path, capsys):
-    s = systems.get("cgan_fashion_mnist")
-    args = s.parser().parse_args(["--smoke", "--out", str(tmp_path)])
-    run_dir = tmp_path / run.default_run_name(args)
-    run_dir.mkdir()
-    (run_dir / "config.json").write_text(json.dumps({"recipe": s.name, "config": {}, "args": run._jsonable(vars(args)),
-                                                     "notes": []}))
+    run_dir = _untrained_run("cgan_fashion_mnist", tmp_path)
     (run_dir / "ckpt").mkdir()
     (run_dir / "ckpt" / "ckpt-3.index").write_text("torn")       # no .complete marker: never restored
     with keras_policy("float32"):
