@@ -12,6 +12,7 @@ import numpy as np
 from .. import systems as _systems
 from ..data import labels as L
 from ..data.synthetic.standins import _SPLIT_ID_BASE
+from ..systems.common import circumplex_va
 
 
 def compared() -> dict:
@@ -65,9 +66,8 @@ def emotion_direction(category) -> tuple[np.ndarray, np.ndarray]:
 def requested_va(category, intensity) -> tuple[np.ndarray, np.ndarray]:
     """The requested (valence, arousal): ``intensity`` x the FACES class's direction (= labels.va_from_category at
     that radius, which refuses radii below NEUTRAL_RADIUS; sweeps start at 0.1); neutral is (0, 0)."""
-    cx, cy = emotion_direction(category)
-    t = np.asarray(intensity, np.float64)
-    return (t * cx).astype(np.float32), (t * cy).astype(np.float32)
+    names = [COMMON.canonical[c] for c in np.atleast_1d(np.asarray(category, np.int64))]
+    return circumplex_va(names, intensity)
 
 
 def controls(recipe: str, category, intensity, config: dict | None = None) -> dict:

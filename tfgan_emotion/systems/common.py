@@ -49,9 +49,10 @@ def intensities(emotions, intensity) -> np.ndarray:
 
 
 def circumplex_va(emotions, intensity) -> tuple[np.ndarray, np.ndarray]:
-    """(valence, arousal) = intensity x each emotion's circumplex direction; neutral is (0, 0)."""
-    t = intensities(emotions, intensity)
-    d = np.array([direction(e) for e in emotions], np.float32).reshape(-1, 2)
+    """(valence, arousal) = intensity x each emotion's circumplex direction (computed in float64, returned as
+    float32); neutral is (0, 0) whatever its intensity."""
+    t = np.broadcast_to(np.asarray(intensity, np.float64), (len(emotions),))
+    d = np.array([direction(e) for e in emotions], np.float64).reshape(-1, 2)
     return (t * d[:, 0]).astype(np.float32), (t * d[:, 1]).astype(np.float32)
 
 
