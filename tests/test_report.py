@@ -178,3 +178,23 @@ def test_import_does_not_load_tensorflow_pandas_or_matplotlib():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert res.stdout.strip() == "[]"
+
+
+def test_paper_items_and_evaluation_notes_have_their_own_sections(tmp_path: Path):
+    """The paper's tables/figures table comes right after the notes; notes the evaluation added join the notes;
+    neither is repeated as a metrics table."""
+    rd = tmp_path / "run"
+    rd.mkdir()
+    (rd / paths.CONFIG).write_text(json.dumps(_config(notes=["trained on synthetic faces"])))
+    items = [{"item": "Table IV", "shows": "edited-face VA accuracy", "status": "reproduced", "how": "table4_edits"},
+             {"item": "Fig. 2", "shows": "200 CelebA faces", "status": "analogue", "how": "--fig2-faces DIR"}]
+    (rd / paths.METRICS).write_text(json.dumps({"step": 3, "paper_items": items,
+                                                "evaluation_notes": ["Fig. 2 used AffectNet faces"]}))
+    md = write_report(rd, tmp_path / "reports").read_text()
+    notes, rest = md.split("## The paper's tables and figures in this run", 1)
+    assert "trained on synthetic faces" in notes and "Fig. 2 used AffectNet faces" in notes
+    table = rest.split("## ", 1)[0]
+    assert "| Table IV | edited-face VA accuracy | reproduced | table4_edits |" in table
+    assert "| Fig. 2 | 200 CelebA faces | analogue | --fig2-faces DIR |" in table
+    assert "### paper_items" not in md and "### evaluation_notes" not in md
+    assert "evaluation_notes" not in md.split("## Metrics", 1)[1]

@@ -284,3 +284,27 @@ def test_a_failing_evaluation_keeps_the_metrics_and_prints_the_resume_command(tm
     assert err.rstrip().endswith(f"tfgan-emotion evaluate --run {run_dir}")
     assert json.loads((run_dir / "metrics.json").read_text()) == {"step": 5, "training": {"step": 5}}
     assert (tmp_path / "reports" / "failing" / "r" / "report.md").exists()
+
+
+def _readme_section(readme: str, recipe: str) -> str:
+    """The README's '## ...' section whose heading names the recipe's script."""
+    for part in readme.split("\n## ")[1:]:
+        heading = part.split("\n", 1)[0]
+        if f"{recipe}.py" in heading:
+            return part
+    raise AssertionError(f"README has no section whose heading names {recipe}.py")
+
+
+@pytest.mark.parametrize("name", systems.names())
+def test_every_paper_table_and_figure_is_listed_in_the_system_and_the_readme(name):
+    """Each system declares every table and figure of its paper with a status; the README's section of that
+    system lists the same items with the same status (one line per item)."""
+    system = systems.get(name)
+    assert system.paper_items, f"{name} declares none of its paper's tables and figures"
+    items = [i.item for i in system.paper_items]
+    assert len(items) == len(set(items)), f"{name}: an item is listed twice"
+    section = _readme_section((ROOT / "README.md").read_text(), name)
+    lines = section.splitlines()
+    for it in system.paper_items:
+        assert any(f"| {it.item} |" in line and f"| {it.status} |" in line for line in lines), (
+            f"README section of {name} has no table row naming '{it.item}' with status '{it.status}'")

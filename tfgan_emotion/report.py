@@ -307,6 +307,28 @@ def _losses_section(doc: _Doc, run_dir: Path, out_dir: Path, missing: list[str])
     doc.table(["column", "first", "last", "min", "max"], rows)
 
 
+# metrics.json keys the report renders in their own sections (not as metric tables)
+_OWN_SECTIONS = ("paper_items", "evaluation_notes")
+
+
+def _read_metrics(run_dir: Path) -> dict:
+    try:
+        m = json.loads((run_dir / paths.METRICS).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return m if isinstance(m, dict) else {}
+
+
+def _paper_section(doc: _Doc, items) -> None:
+    """The paper's tables and figures, each with whether and how this run reproduced it."""
+    if not isinstance(items, list) or not items:
+        return
+    doc.heading(2, "The paper's tables and figures in this run")
+    rows = [[i.get("item", ""), i.get("shows", ""), i.get("status", ""), i.get("how", "")]
+            for i in items if isinstance(i, dict)]
+    doc.table(["item", "what the paper shows", "this run", "where, and which flag"], rows)
+
+
 def _metrics_section(doc: _Doc, run_dir: Path, missing: list[str]) -> None:
     doc.heading(2, "Metrics")
     m_path = run_dir / paths.METRICS
@@ -323,6 +345,8 @@ def _metrics_section(doc: _Doc, run_dir: Path, missing: list[str]) -> None:
         return
     summary = []
     for name, value in metrics.items():
+        if name in _OWN_SECTIONS:
+            continue
         if not isinstance(value, dict):
             summary.append([name, value])
             continue
@@ -356,8 +380,9 @@ def _images_section(doc: _Doc, title: str, files: list[Path], copy: _Copier, pre
 def write_report(run_dir: str | Path, reports_root: str | Path = paths.DEFAULT_REPORTS) -> Path:
     """Write ``<reports_root>/<recipe>/<run>/report.md`` and ``report.html`` for one run directory.
 
-    Sections, in order: title (recipe, run), the config's ``notes`` (what a --smoke or synthetic run shrank),
-    what is missing, runtime, resolved config, training losses (``loss_curves.png`` + first/last/min/max table),
+    Sections, in order: title (recipe, run), the config's ``notes`` (what a --smoke or synthetic run shrank) with
+    the notes the evaluation added (metrics.json ``evaluation_notes``), the paper's tables and figures and how this
+    run reproduced each (metrics.json ``paper_items``), what is missing, runtime, resolved config, training losses (``loss_curves.png`` + first/last/min/max table),
     metrics tables, the latest sample grids and every figure. PNGs are copied next to the report and linked
     relatively. Returns the path of ``report.md``; ``report.html`` is beside it.
 
@@ -380,11 +405,15 @@ def write_report(run_dir: str | Path, reports_root: str | Path = paths.DEFAULT_R
     notes = cfg.get("notes") or []
     if isinstance(notes, str):
         notes = [notes]
+    metrics = _read_metrics(run_dir)
+    later = metrics.get("evaluation_notes") or []
+    notes = list(dict.fromkeys([str(n) for n in notes] + [str(n) for n in later if isinstance(later, list)]))
     doc.heading(2, "Notes")
     if notes:
-        doc.items([str(n) for n in notes], "notes")
+        doc.items(notes, "notes")
     else:
         doc.para("No notes recorded for this run.")
+    _paper_section(doc, metrics.get("paper_items"))
 
     body = _Doc()
     runtime = cfg.get("runtime")

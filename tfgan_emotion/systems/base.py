@@ -57,6 +57,31 @@ class Data:
 
 
 @dataclass(frozen=True)
+class PaperItem:
+    """One table or figure of the system's paper, and how this port reproduces it.
+
+    ``status``: "reproduced" (the paper's protocol, on the paper's data when the run has it), "analogue" (the same
+    measurement under a stated difference, e.g. a stand-in network or data the paper did not use) or "not
+    reproduced". ``how``: where the run puts it (a metrics.json key or figure) and the flag that selects the
+    paper's protocol or the cheaper variant. The README's per-system section lists the same items."""
+
+    item: str            # "Table IV", "Fig. 2"
+    shows: str           # what the paper's item shows
+    status: str          # "reproduced" | "analogue" | "not reproduced"
+    how: str             # metrics key / figure file, and the flags that decide it
+
+    STATUSES = ("reproduced", "analogue", "not reproduced")
+
+    def __post_init__(self):
+        if self.status not in self.STATUSES:
+            raise ValueError(f"PaperItem {self.item}: status must be one of {self.STATUSES}, got {self.status!r}")
+
+    def row(self, status: str | None = None, how: str | None = None) -> dict:
+        """This item as the run records it, with the run's own status / explanation where they differ."""
+        return {"item": self.item, "shows": self.shows, "status": status or self.status, "how": how or self.how}
+
+
+@dataclass(frozen=True)
 class CompareSpec:
     """How ``tfgan-emotion compare`` treats a system (its request protocol is :meth:`System.request`)."""
 
@@ -124,6 +149,7 @@ class System:
     bench: BenchSpec | None = None
     edit_help: str = ""        # how `tfgan-emotion edit` addresses this system
     latent_prior: str = "uniform"   # how generate()'s z is drawn: "uniform" U(-1, 1) or "normal" N(0, 1)
+    paper_items: tuple = ()    # PaperItem per table and figure of the paper (README lists the same)
 
     # ------------------------------------------------------------------ flags and plan
     def parser(self) -> argparse.ArgumentParser:
@@ -188,6 +214,18 @@ class System:
 
     def endpoints(self, model) -> dict:
         raise NotImplementedError
+
+    def coverage(self, args, plan: Plan, metrics: dict) -> list:
+        """The paper's tables and figures as this run reproduced them (metrics.json "paper_items", the report's
+        first table after the notes). The default is :attr:`paper_items` with the synthetic-data caveat;
+        systems override it where a flag or a fallback taken during evaluation changes an item's status."""
+        rows = []
+        for it in self.paper_items:
+            if plan.synthetic and it.status == "reproduced":
+                rows.append(it.row("analogue", it.how + "; on the built-in synthetic faces, not the paper's data"))
+            else:
+                rows.append(it.row())
+        return rows
 
     def conclude(self, r: run.Run, metrics: dict, log) -> None:
         """Print the headline numbers and how to use the run."""
@@ -284,15 +322,22 @@ def _evaluate_and_report(system, r, model, plan, data, training: dict, step: int
     metrics = dict(training)
     r.write_metrics(metrics, step)
     status = 0
+    notes_before = list(r.notes)
     if not skip:
         try:
             metrics.update(system.evaluate(r, model, plan, data, log))
+            metrics["paper_items"] = system.coverage(r.args, plan, metrics)
         except Exception as e:  # noqa: BLE001 - whatever failed, the export stays and the user gets the command
             traceback.print_exc()
             print(f"{system.name}: the evaluation failed ({type(e).__name__}: {e}). The trained networks are exported "
                   f"in {r.dir / paths.EXPORT}; once the cause is fixed, resume the evaluation with:\n"
                   f"  tfgan-emotion evaluate --run {shlex.quote(str(r.dir))}", file=sys.stderr)
             status = 1
+        # Notes the evaluation added (a fallback it took): config.json has them on a training run; a reopened
+        # run leaves config.json as training wrote it, so metrics.json carries them for the report.
+        added = [n for n in r.notes if n not in notes_before]
+        if added:
+            metrics["evaluation_notes"] = added
         r.write_metrics(metrics, step)
     md = report.write_report(r.dir, r.args.reports)
     if status == 0:
