@@ -262,7 +262,11 @@ def test_smoothness_score_averages_over_emotions():
     assert M.smoothness_score(curves) == pytest.approx((0.25 + 0.7 + 1.0) / 3)
     stacked = np.stack([curves, curves])  # images x emotions x steps
     assert M.smoothness_score(stacked) == pytest.approx((0.25 + 0.7 + 1.0) / 3)
-    assert math.isnan(M.smoothness_score(curves + [[0.5, 0.4, 0.3, 0.2, 0.1]]))
+    # one rule (metrics.SMOOTHNESS_RULE): a curve that does not rise is left out of the average and counted
+    falling = [[0.5, 0.4, 0.3, 0.2, 0.1]]
+    assert M.smoothness_score(curves + falling) == pytest.approx((0.25 + 0.7 + 1.0) / 3)
+    assert M.smoothness_rising(curves + falling) == 3 and M.smoothness_rising(stacked) == 6
+    assert math.isnan(M.smoothness_score(falling)) and M.smoothness_rising(falling) == 0
 
 
 def test_smoothness_bad_input_raises():

@@ -85,10 +85,27 @@ def sagr(y_true: Any, y_pred: Any) -> float:
     signs agree.
 
     Zeros: ``sign(0) = 0`` (``np.sign``), taken literally as in the paper's formula, so 0 is its own sign: a value of
-    exactly 0 agrees only with another exact 0, and disagrees with any positive or negative value.
+    exactly 0 agrees only with another exact 0, and disagrees with any positive or negative value. Against a
+    real-valued prediction (a regressor's reading) a true 0 therefore practically never agrees: where some true
+    values are 0 (paper 001's 7x7 edit grid has 7 of 49 labels at 0 in each dimension) SAGR is capped at the share
+    of non-zero true values; :func:`sagr_nonzero` leaves them out.
     """
     t, p = _pair(y_true, y_pred)
     return float(np.mean(np.sign(t) == np.sign(p)))
+
+
+def sagr_nonzero(y_true: Any, y_pred: Any) -> float:
+    """Sign agreement over the entries whose TRUE value is not 0: :func:`sagr` of ``y_true[y_true != 0]`` and the
+    matching predictions (ours; paper 001 section IV.A.3 defines SAGR over all entries).
+
+    A true 0 has no sign for a prediction to agree with, so leaving it out measures only what SAGR is meant to
+    measure (does the prediction point the right way?). ``nan`` when every true value is 0.
+    """
+    t, p = _pair(y_true, y_pred)
+    keep = t != 0
+    if not keep.any():
+        return float("nan")
+    return float(np.mean(np.sign(t[keep]) == np.sign(p[keep])))
 
 
 def ccc(y_true: Any, y_pred: Any) -> float:
@@ -277,7 +294,8 @@ def smoothness(curve: Any) -> float:
 
     Degenerate case: if the confidence does not rise overall (``s_last <= s_first``) the range is not a
     transition and the ratio would be infinite or of the wrong sign (a negative score would look better than a
-    smooth one), so ``nan`` is returned. At least two steps are needed.
+    smooth one), so ``nan`` is returned ("does not rise"; :func:`smoothness_score` leaves such curves out of the
+    average and counts them). At least two steps are needed.
     """
     s = _as_vector(curve, "curve")
     if s.size < 2:
@@ -288,17 +306,35 @@ def smoothness(curve: Any) -> float:
     return float(np.max(np.diff(s)) / total)
 
 
+SMOOTHNESS_RULE = ("a curve whose confidence does not rise from the first to the last intensity step has no "
+                   "defined smoothness (the ratio's range is zero or negative); it is left out of the average, "
+                   "which is over the rising curves only and NaN when none rises; the count of rising curves is "
+                   "reported beside it")
+
+
 def smoothness_score(curves: Any) -> float:
     """Smoothness score of a model, paper 002 section VI.C: ``smoothness`` averaged over emotions.
 
     ``curves`` has shape (num_emotions, num_steps), or (..., num_steps) with any leading axes (e.g. images x
-    emotions): one curve per row, all averaged. Lower is smoother. If any curve is degenerate (``smoothness``
-    returns ``nan``) the score is ``nan``, so an emotion the model never renders is not silently dropped.
+    emotions): one curve per row. Lower is smoother. The paper averages "across all emotions" and defines no value
+    for a curve that does not rise; here (:data:`SMOOTHNESS_RULE`) such a curve (``smoothness`` returns ``nan``)
+    is left out of the average, so the score is the mean over the rising curves, ``nan`` when none rises. Report
+    :func:`smoothness_rising` beside it, so that a model rendering fewer emotions is not mistaken for a smoother one.
     """
+    values = _smoothness_rows(curves)
+    rising = values[np.isfinite(values)]
+    return float(np.mean(rising)) if rising.size else float("nan")
+
+
+def smoothness_rising(curves: Any) -> int:
+    """How many of the curves rise, i.e. enter :func:`smoothness_score`'s average (same ``curves`` layout)."""
+    return int(np.isfinite(_smoothness_rows(curves)).sum())
+
+
+def _smoothness_rows(curves: Any) -> np.ndarray:
     c = np.asarray(curves, dtype=np.float64)
     if c.ndim < 2:
         raise ValueError(f"curves must be (num_emotions, num_steps), got shape {c.shape}; use smoothness() for one")
     if c.size == 0:
         raise ValueError(f"curves is empty (shape {c.shape})")
-    rows = c.reshape(-1, c.shape[-1])
-    return float(np.mean([smoothness(r) for r in rows]))
+    return np.array([smoothness(r) for r in c.reshape(-1, c.shape[-1])])
