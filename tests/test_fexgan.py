@@ -229,3 +229,83 @@ def test_trains_under_mirrored_strategy(tmp_path, float32_policy, mirrored_cpu):
     assert np.all(np.isfinite(values))
     alpha = values[:, cols.index("alpha")]
     assert alpha[0] == 1.0 and alpha[-1] == 0.1   # switched at epoch 1 = global step 2
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Pre-processing (paper 4.1: "random noise by cropping and adding jitter")
+# ----------------------------------------------------------------------------------------------------------------
+def _one_picture_per_character(size=32):
+    """Every image of a character is the same picture (one per character): a source and its target are then the
+    same picture, so a window shared by both leaves them equal and the character names the picture."""
+    d = synth.make_arrays("ferg", "train", n=84, size=size, seed=5)
+    first = {c: int(np.flatnonzero(d["character"] == c)[0]) for c in range(6)}
+    images = np.stack([d["image"][first[c]] for c in d["character"]])
+    return images, d["expression"], d["character"]
+
+
+@pytest.mark.parametrize("augment", ["crop-jitter", "none"])
+def test_training_pairs_are_cropped_and_jittered_anew_every_epoch_with_one_window_per_pair(augment):
+    from tfgan_emotion.systems import fexgan as S
+
+    images, expression, character = _one_picture_per_character()
+    table = pairs.ImageTable(images=images)
+    ds = S._draws(pairs.affect_pairs(table, expression, character, 7, seed=0), F.FExGANConfig(image_size=32), 0,
+                  augment)
+    epochs = [[], []]
+    for k, ex in enumerate(ds.take(2 * len(images)).as_numpy_iterator()):
+        np.testing.assert_array_equal(ex["image"], ex["target_image"])   # the L1 target stays aligned
+        epochs[k // len(images)].append((int(ex["character"]), ex["image"]))
+    first = {c: img for c, img in epochs[0]}
+    same = [np.array_equal(img, first[c]) for c, img in epochs[1]]
+    if augment == "none":
+        assert all(same)
+        assert all(np.array_equal(img, images[np.flatnonzero(character == c)[0]]) for c, img in epochs[0])
+    else:
+        assert np.mean(same) < 0.1                                        # a new window almost every time
+        seen = epochs[0] + epochs[1]
+        assert not any(np.array_equal(img, images[np.flatnonzero(character == c)[0]]) for c, img in seen)
+        assert all(img.shape == (32, 32, 3) and -1.0 <= img.min() and img.max() <= 1.0 for _, img in seen)
+
+
+def test_crop_jitter_is_pix2pix_random_jitter_and_the_evaluation_copy_is_seeded():
+    from tfgan_emotion.data import pipeline
+
+    assert pipeline.jitter_size(256) == (286, 286) and pipeline.jitter_size(128) == (143, 143)
+    ramp = np.tile(np.linspace(-1, 1, 64, dtype=np.float32)[None, :, None], (64, 1, 3))   # x-coordinate image
+    shifts = set()
+    for k in range(40):
+        (out,) = pipeline.crop_jitter((tf.constant(ramp),), tf.constant([3, k], tf.int64))
+        out = out.numpy()
+        assert out.shape == ramp.shape
+        assert np.ptp(out[0]) < np.ptp(ramp[0])                          # zoomed in 286/256 times
+        shifts.add(round(float(out[0, 0, 0]), 3))
+    assert len(shifts) > 5                                                # the window moves
+    faces = synth.make_arrays("ferg", "val", n=6, size=32, seed=0)["image"]
+    a, b = pipeline.crop_jitter_arrays(faces, 1), pipeline.crop_jitter_arrays(faces, 1)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == faces.shape and not np.allclose(a, faces)
+
+
+def test_the_system_applies_the_augment_flag_and_states_it():
+    from tfgan_emotion import systems
+
+    s = systems.get("fexgan_ferg")
+    for augment in ("crop-jitter", "none"):
+        args = s.parser().parse_args(["--smoke", "--image-size", "32", "--augment", augment])
+        plan = s.plan(args)
+        data = s.load_data(args, plan, None, lambda m: None)
+        s.finalize(args, plan, data)
+        assert plan.run_config["augment"] == augment
+        flat = data.arrays["image"].reshape(len(data.arrays["image"]), -1)
+        found = [bool((flat == ex["image"].reshape(-1)).all(1).any()) for ex in data.train.take(40).as_numpy_iterator()]
+        assert all(found) if augment == "none" else not any(found)
+        note = next(n for n in plan.notes if "crop" in n)
+        assert ("--augment none" in note and "paper 4.1" in note) if augment == "none" else (
+            "32 to 36 pixels" in note and "share one window" in note and "--augment none turns it off" in note)
+    assert s.parser().parse_args([]).augment == "crop-jitter"                  # the default, real or synthetic
+    real = s.plan(s.parser().parse_args(["--data-dir", "FERG_DB_256"]))
+    rows = {r["item"]: r for r in s.coverage(args, real, {"augment": "crop-jitter"})}
+    assert rows["Table 1"]["status"] == "reproduced" and rows["Fig. 1"]["status"] == "not reproduced"
+    rows = {r["item"]: r for r in s.coverage(args, real, {"augment": "none"})}
+    assert rows["Table 1"]["status"] == rows["Fig. 6"]["status"] == "analogue"
+    assert "--augment none" in rows["Fig. 4"]["how"]

@@ -12,6 +12,14 @@ that stream: every source example is paired with
 Both draws use stateless random numbers keyed by (seed, position in the epoch, source index), so a run draws the
 same pairs on one device or many and after a resume; a reshuffled epoch gives new pairs.
 
+:func:`crop_jitter_pairs` adds paper 4.1's pre-processing ("random noise by cropping and adding jitter",
+:func:`pipeline.crop_jitter`) to such a stream, drawn anew for every example of every epoch. The source and its
+target get the SAME window: FERG-DB draws all images of a character in one framing, so the uncropped source and
+target are aligned; with independent windows the L1 term (eq. 2) would ask the generator for a shift it cannot see in
+its input (and reward a blurred average of the possible shifts), while one shared window keeps the target aligned
+with the source, so the generator learns to keep its input's framing, as a transfer must. The discriminator's real
+image is the jittered source.
+
 :class:`ImageTable` gives random access to the images of a reader's :class:`pipeline.Scan` (files decoded on
 demand, or uint8 arrays) or to float arrays already in [-1, 1] (the synthetic stand-ins).
 """
@@ -124,3 +132,20 @@ def affect_pairs(table: ImageTable, expression, character, n_classes: int, seed:
                 "target_expression": tf.cast(target, tf.int32)}
 
     return ds.enumerate().map(pair, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+#: Salt of the stateless key of :func:`crop_jitter_pairs` (its draws differ from any noise keyed by (seed, position)).
+JITTER_SALT = 0x6A17_0000
+
+
+def crop_jitter_pairs(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
+    """Paper 004 4.1's random crop + jitter (:func:`pipeline.crop_jitter`) of every example of a stream of
+    :func:`affect_pairs` examples, ``image`` and ``target_image`` cut with the same window (module docstring). The
+    window is keyed by (``seed``, position in the stream): put this after the stream is repeated (e.g. after
+    ``training.add_noise``) and every epoch gets new windows, the same on any number of devices."""
+    def jitter(position, ex):
+        key = tf.stack([tf.cast(seed, tf.int64) + JITTER_SALT, position])
+        image, target = pipeline.crop_jitter((ex["image"], ex["target_image"]), key)
+        return {**ex, "image": image, "target_image": target}
+
+    return ds.enumerate().map(jitter, num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,5 +1,5 @@
 """Stages every dataset reader shares: the read summary, the image pre-check, decode/crop/resize/scale, the paper-002
-augmentation and the batching stage.
+augmentation, the paper-004 random crop + jitter and the batching stage.
 
 DESIGN.md "Contracts": a reader yields unbatched dicts with ``image`` (float32, HxWxC, in [-1, 1]) and the labels
 its dataset has; it validates its inputs, fails with an error naming the file, row and problem, and skips and
@@ -614,6 +614,58 @@ def augment_layer(size, seed: int | None = None) -> Augmentation:
         ],
         name="paper002_augmentation",
     )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Random crop + jitter (paper 004 section 4.1: "resize the image, normalize and then add random noise by cropping and
+# adding jitter"; the paper gives no sizes)
+# --------------------------------------------------------------------------------------------------------------------
+#: pix2pix's "random jitter" (Isola et al. 2017, section 6.2, and the TensorFlow pix2pix tutorial): a 256x256 image
+#: enlarged to 286x286 and cut back to 256x256 at a random offset. Kept as a ratio so that it scales with the image
+#: size (ours: paper 004 names the operation, not its amount). pix2pix's random mirroring is left out: paper 004 does
+#: not name it.
+JITTER_SCALE = 286 / 256
+
+
+def jitter_size(image_size) -> tuple[int, int]:
+    """The enlarged size that :func:`crop_jitter` cuts an ``image_size`` window from (64 -> 72, 128 -> 143)."""
+    h, w = image_hw(image_size)
+    return int(round(h * JITTER_SCALE)), int(round(w * JITTER_SCALE))
+
+
+def crop_jitter(images, key) -> tuple:
+    """The SAME random crop + jitter of every image in ``images`` (a tuple of float [H, W, C] tensors of one static
+    size, e.g. a source image and the target it must stay aligned with): each is enlarged to :func:`jitter_size`
+    (bilinear) and cut back to H x W at one offset drawn uniformly from the stateless-RNG ``key`` (shape [2]). The
+    content is zoomed in 286/256 times and shifted by 0 .. (286/256 - 1) x H pixels (0-15 at 128). Bilinear
+    upsampling only interpolates, so values stay in the input range ([-1, 1])."""
+    h, w = int(images[0].shape[0]), int(images[0].shape[1])
+    bh, bw = jitter_size((h, w))
+    u = tf.random.stateless_uniform([2], key, dtype=tf.float32)
+    top = tf.minimum(tf.cast(tf.floor(u[0] * (bh - h + 1)), tf.int32), bh - h)
+    left = tf.minimum(tf.cast(tf.floor(u[1] * (bw - w + 1)), tf.int32), bw - w)
+    big = tf.image.resize(tf.stack([tf.cast(image, tf.float32) for image in images]), (bh, bw), method="bilinear")
+    crop = big[:, top:top + h, left:left + w, :]
+    crop.set_shape([len(images), h, w, images[0].shape[-1]])
+    return tuple(tf.unstack(crop))
+
+
+def crop_jitter_arrays(images: np.ndarray, seed: int, batch_size: int = 256) -> np.ndarray:
+    """:func:`crop_jitter` of every image of ``images`` [N, H, W, C] (each its own window, drawn from ``seed``):
+    evaluation sets pre-processed as the training images were."""
+    images = np.asarray(images, np.float32)
+    n, h, w = images.shape[:3]
+    bh, bw = jitter_size((h, w))
+    rng = np.random.default_rng([int(seed), 0x6A17])
+    top, left = rng.integers(0, bh - h + 1, n), rng.integers(0, bw - w + 1, n)
+    out = np.empty_like(images)
+    for s in range(0, n, batch_size):
+        big = tf.image.resize(images[s:s + batch_size], (bh, bw), method="bilinear")
+        rows = tf.constant(top[s:s + batch_size, None] + np.arange(h)[None], tf.int32)
+        cols = tf.constant(left[s:s + batch_size, None] + np.arange(w)[None], tf.int32)
+        crop = tf.gather(tf.gather(big, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+        out[s:s + batch_size] = crop.numpy()
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------------------

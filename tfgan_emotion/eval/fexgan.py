@@ -10,7 +10,10 @@
   (Fig. 5, each character's neutral face decoded with every affect), :func:`save_mix_sheet` (Fig. 6, two affects
   on at once, plus slider rows from one affect to the other).
 
-Generated images use the encoder's mean mu (no sampling noise), so the numbers and figures are deterministic.
+Generated images use the encoder's mean mu (no sampling noise), so the numbers and figures are deterministic. When
+the model trained on randomly cropped and jittered pairs (paper 4.1), Table 1 reads faces pre-processed the same way
+(one seeded window per face, :func:`pipeline.crop_jitter_arrays`): the paper pre-processed every image before it
+split off the validation set. The transfer accuracy and the figures use the faces without jitter.
 ``model`` is a :class:`tfgan_emotion.gans.fexgan.FExGAN`.
 """
 from __future__ import annotations
@@ -167,11 +170,13 @@ def neutral_per_character(val: dict):
 
 
 def evaluate(model, train: dict, val: dict, ev: dict, figures_dir, mixes, seed: int = 0,
-             character_preservation_too: bool = False, log=print) -> dict:
+             character_preservation_too: bool = False, table1_crop_jitter: bool = False, log=print) -> dict:
     """Paper 004 sections 4-5 on one run: Table 1 (discriminator accuracy on training and validation faces, real and
-    transferred), transfer accuracy by an independent expression classifier trained on ``train``, Fig. 4-6 in
-    ``figures_dir``; ``character_preservation_too`` (synthetic characters) adds character preservation.
+    transferred; ``table1_crop_jitter``: on faces randomly cropped and jittered as in training, module docstring),
+    transfer accuracy by an independent expression classifier trained on ``train``, Fig. 4-6 in ``figures_dir``;
+    ``character_preservation_too`` (synthetic characters) adds character preservation.
     ``train``/``val``: dicts of ``image``, ``expression``, ``character``."""
+    from ..data.pipeline import crop_jitter_arrays
     from .common import train_classifier
 
     n_classes = len(label_sets.FERG.names)
@@ -181,10 +186,11 @@ def evaluate(model, train: dict, val: dict, ev: dict, figures_dir, mixes, seed: 
     faces = {k: v[pick] for k, v in val.items()}
     ntr = min(n, len(train["image"]))
     tr = {k: v[:ntr] for k, v in train.items()}
-    log(f"Table 1: discriminator accuracy on {ntr} training and {n} validation faces, real and transferred")
-    table1 = {split: discriminator_table(model, d["image"], d["expression"],
-                                         rng.integers(0, n_classes, len(d["image"])))
-              for split, d in (("train", tr), ("val", faces))}
+    log(f"Table 1: discriminator accuracy on {ntr} training and {n} validation faces, real and transferred"
+        + (", randomly cropped and jittered as in training" if table1_crop_jitter else ""))
+    table1 = {split: discriminator_table(model, crop_jitter_arrays(d["image"], seed + k) if table1_crop_jitter
+                                         else d["image"], d["expression"], rng.integers(0, n_classes, len(d["image"])))
+              for k, (split, d) in enumerate((("train", tr), ("val", faces)))}
     metrics = {"table1_discriminator": table1}
     clf = train_classifier(train["image"], train["expression"], steps=ev["classifier_steps"], seed=seed,
                            what="expression classifier", log=log)

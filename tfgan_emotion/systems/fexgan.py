@@ -2,7 +2,8 @@
 
 With --data-dir FERG_DB_256 it trains on FERG-DB with the paper's settings (128x128, batch 32, Adam 2e-4, 100
 epochs, the binary adversarial weight reduced after epoch 50; train/validation 80/20 inside every character and
-expression folder, like the paper's 44.6K / 11.1K) and evaluates as paper sections 4-5. Without --data-dir it trains
+expression folder, like the paper's 44.6K / 11.1K; every training pair randomly cropped and jittered, paper 4.1,
+unless --augment none) and evaluates as paper sections 4-5. Without --data-dir it trains
 on the built-in FERG-like characters, shrunk to finish in about 15 minutes on a 2-core CPU; everything it shrinks
 is listed in the run's config notes and at the top of its report.
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from .. import paths, run
 from ..data import labels as L
-from .base import BenchSpec, CompareSpec, Data, Plan, StudySpec, System
+from .base import BenchSpec, CompareSpec, Data, PaperItem, Plan, StudySpec, System
 from .common import expression_classifier, grid_sheet, neutral_mix, parse_affect, to_uint8
 
 PAPER_EPOCHS = 100         # paper 4.2
@@ -28,6 +29,7 @@ SYNTH = dict(steps=5000, image_size=64, width=0.25, train_images=2100, val_image
              classifier_steps=600)
 SMOKE = dict(steps=4, train_images=84, val_images=42, eval_faces=14, classifier_steps=4)
 REAL = dict(eval_faces=1400, classifier_steps=3000)
+AUGMENTS = ("crop-jitter", "none")   # paper 4.1's pre-processing, or none
 
 
 def _bench_build(size, batch, width):
@@ -53,11 +55,34 @@ def _bench_stream(source, model, seed):
     return _draws(pairs.affect_pairs(table, expression, character, c.n_classes, seed=seed), c, seed)
 
 
-def _draws(ds, cfg, seed):
+def _draws(ds, cfg, seed, augment: str = "crop-jitter"):
+    """The training stream's draws: the encoder noise eps, the intensity lambda of A_t, and (``augment``
+    "crop-jitter", paper 4.1) a random crop + jitter window shared by each source and its L1 target
+    (:func:`pairs.crop_jitter_pairs`), all keyed by the position in the endless stream, so every epoch draws anew."""
     from .. import training
+    from ..data import pairs
 
     ds = training.add_noise(ds, "eps", (cfg.latent,), seed=seed, distribution="normal")
-    return training.add_noise(ds, "lambda", (), seed=seed + 1, distribution="normal")
+    ds = training.add_noise(ds, "lambda", (), seed=seed + 1, distribution="normal")
+    return pairs.crop_jitter_pairs(ds, seed) if augment == "crop-jitter" else ds
+
+
+def _augment_note(augment: str, image_size: int) -> str:
+    if augment == "none":
+        return ("--augment none: the training pairs are resized and normalised only; paper 4.1 also adds random "
+                "noise by cropping and adding jitter (the default, --augment crop-jitter), so Table 1 and Fig. 4-6 "
+                "come from a model trained without the paper's pre-processing.")
+    from ..data.pipeline import jitter_size
+
+    big = jitter_size(image_size)[0]
+    return (f"Pre-processing (paper 4.1: resize, normalise, then 'random noise by cropping and adding jitter'; it "
+            f"gives no sizes): every training pair is enlarged from {image_size} to {big} pixels (bilinear) and cut "
+            f"back to {image_size}x{image_size} at a random offset (0-{big - image_size} px), drawn anew every epoch: "
+            "pix2pix's random jitter (286/256; ours: the paper names the operation, not its amount), without "
+            "pix2pix's mirroring (the paper names none). The source and its L1 target share one window, so the "
+            "target stays aligned with the source. Table 1 reads training and validation faces pre-processed the same "
+            "way (one seeded window each; the paper pre-processed every image before splitting); the transfer "
+            "accuracy and Fig. 4-6 use the faces without jitter. --augment none turns it off.")
 
 
 class FExGANSystem(System):
@@ -80,6 +105,24 @@ class FExGANSystem(System):
     bench = BenchSpec("ferg", 128, 3, 32, 7, _bench_build, _bench_stream, "transfer",
                       partial(expression_classifier, channels=3, n_classes=7))
     edit_help = "--affect joy (a name, two joined by '+', or a vector of 7 numbers), or --grid for every affect"
+    paper_items = (
+        PaperItem("Fig. 1", "the FExGAN architecture: encoder, decoder, discriminator", "not reproduced",
+                  "a diagram, not a result: the networks it draws are nets/fexgan.py (tests check their layers)"),
+        PaperItem("Fig. 2", "the encoder's downsampling blocks", "not reproduced",
+                  "a diagram: the encoder in nets/fexgan.py"),
+        PaperItem("Fig. 3", "the decoder's upsampling blocks and the discriminator", "not reproduced",
+                  "a diagram: the decoder and discriminator in nets/fexgan.py"),
+        PaperItem("Table 1", "discriminator accuracy, binary (real/fake) and multi-class (affect), on real and "
+                  "generated images, train and validation", "reproduced",
+                  "metrics.json table1_discriminator (--eval-faces per split; faces cropped and jittered as in "
+                  "training, --augment)"),
+        PaperItem("Fig. 4", "images decoded from random latent vectors with each affect", "reproduced",
+                  "figures/fig4_random_latents.png"),
+        PaperItem("Fig. 5", "each character's neutral face transformed to every affect", "reproduced",
+                  "figures/fig5_transfer.png"),
+        PaperItem("Fig. 6", "mixed expressions: anger+sadness, joy+disgust, fear+surprise", "reproduced",
+                  "figures/fig6_mixed.png (with slider rows from one affect to the other)"),
+    )
 
     @property
     def config_class(self):
@@ -105,6 +148,10 @@ class FExGANSystem(System):
                        f"{PAPER_REDUCE_EPOCH} of {PAPER_EPOCHS}; default: half of the run)")
         g.add_argument("--intensity-std", type=float, default=0.25, help="A_t(lambda) = onehot * clip(1 + std * "
                        "lambda, 1 - 2 std, 1 + 2 std), lambda ~ N(0, 1) (ours: 0.25)")
+        g.add_argument("--augment", choices=AUGMENTS, default="crop-jitter", help="pre-processing of the training "
+                       "pairs: crop-jitter (paper 4.1's random crop + jitter: each pair enlarged 286/256 times and cut "
+                       "back at a random offset, one window for the source and its target; the default on real and "
+                       "synthetic data) or none (resize and normalise only)")
         run.add_eval_flags(p, "evaluation (paper 4-5)", "validation faces for Table 1 and the transfer accuracy",
                            SYNTH, REAL)
 
@@ -129,6 +176,7 @@ class FExGANSystem(System):
                      "the pix2pix balance of L1 and adversarial terms, with the KL weight small enough that the code "
                      f"keeps the character. Target affect A_t = onehot(t) * clip(1 + {args.intensity_std} lambda, "
                      f"{1 - 2 * args.intensity_std:g}, {1 + 2 * args.intensity_std:g}), lambda ~ N(0, 1).")
+        notes.append(_augment_note(args.augment, image_size))
         cfg = FExGANConfig(image_size=image_size, batch_size=args.batch_size, width=width, alpha=args.alpha,
                            alpha_reduced=args.alpha_reduced, alpha_cls=args.alpha_cls, beta=args.beta,
                            gamma=args.gamma, intensity_std=args.intensity_std)
@@ -145,7 +193,7 @@ class FExGANSystem(System):
             val = synth.make_arrays("ferg", "val", n=ev["val_images"], size=cfg.image_size, seed=args.seed)
             table = pairs.ImageTable(images=train["image"], channels=cfg.channels)
             ds = pairs.affect_pairs(table, train["expression"], train["character"], cfg.n_classes, seed=args.seed)
-            return Data(_draws(ds, cfg, args.seed), len(train["image"]) // cfg.batch_size, val, train)
+            return Data(_draws(ds, cfg, args.seed, args.augment), len(train["image"]) // cfg.batch_size, val, train)
         from ..data import ferg
 
         def arrays(scan, n, seed):
@@ -169,7 +217,7 @@ class FExGANSystem(System):
         val_scan = ferg.scan(args.data_dir, "val")
         train = arrays(scan, 20000, args.seed) if not (args.skip_eval and purpose == "train") else None
         val = arrays(val_scan, ev["eval_faces"], args.seed + 1)
-        return Data(_draws(ds, cfg, args.seed), max(1, len(scan) // cfg.batch_size), val, train)
+        return Data(_draws(ds, cfg, args.seed, args.augment), max(1, len(scan) // cfg.batch_size), val, train)
 
     def finalize(self, args, plan, data):
         cfg, ev = plan.config, plan.ev
@@ -188,7 +236,8 @@ class FExGANSystem(System):
                                  f"of 44.6K), binary adversarial weight reduced at epoch {reduce_epoch:.1f} (paper 50 "
                                  f"of 100); expression classifier {ev['classifier_steps']} steps; {ev['eval_faces']} "
                                  "evaluation faces.")
-        plan.run_config = {"system": self.kind, **asdict(cfg), "steps_per_epoch": data.steps_per_epoch}
+        plan.run_config = {"system": self.kind, **asdict(cfg), "steps_per_epoch": data.steps_per_epoch,
+                           "augment": args.augment}
 
     def build(self, config, args, data):
         from ..gans.fexgan import FExGAN
@@ -211,13 +260,27 @@ class FExGANSystem(System):
         train = data.arrays
         if train is None:
             raise ValueError("the training images for the expression classifier were not loaded")
-        return E.evaluate(model, train, data.held, plan.ev, r.dir / paths.FIGURES, MIXES, seed=r.args.seed,
-                          character_preservation_too=plan.synthetic, log=log)
+        augment = r.config.get("augment", "none")   # what the run trained with (runs before --augment: none)
+        metrics = E.evaluate(model, train, data.held, plan.ev, r.dir / paths.FIGURES, MIXES, seed=r.args.seed,
+                             character_preservation_too=plan.synthetic, table1_crop_jitter=augment == "crop-jitter",
+                             log=log)
+        return {"augment": augment, **metrics}
 
     def endpoints(self, model):
         from ..gans.fexgan import saved_model_endpoints
 
         return saved_model_endpoints(model)
+
+    def coverage(self, args, plan, metrics):
+        """The default (synthetic data makes the results analogues), and a model trained with --augment none makes
+        Table 1 and Fig. 4-6 analogues: trained without the paper's crop + jitter."""
+        rows = super().coverage(args, plan, metrics)
+        if metrics.get("augment") == "none":
+            for row in rows:
+                if row["status"] != "not reproduced":
+                    row["status"] = "analogue"
+                    row["how"] += "; trained without the paper's random crop + jitter (--augment none)"
+        return rows
 
     def conclude(self, r, metrics, log):
         tr = metrics.get("transfer")
