@@ -1,6 +1,7 @@
-"""GANmut training (paper 002 section IV, eq. 2-9; SPECS "GANmut"; the CVPR 2021 authors' linear 2-D model).
+"""GANmut training (paper 002 section IV, eq. 2-9; SPECS "GANmut"; the CVPR 2021 authors' linear 2-D model, and
+their gaussian 2-D model with ``parametrization="gaussian"``, below).
 
-With x a real face of class c, t a target class (the batch's own labels permuted), rho ~ :func:`sample_rho`
+Linear (the paper's model, default). With x a real face of class c, t a target class (the batch's own labels permuted), rho ~ :func:`sample_rho`
 (t), z = :func:`conditioning.training_codes` (rho * direction(t) + noise, or a random angle for the batch's first
 5 samples) and the discriminator heads D_src (critic patch), D_cls (7 logits) and D_coor (2-D code):
 
@@ -29,6 +30,24 @@ With x a real face of class c, t a target class (the batch's own labels permuted
   (:func:`attach_draws`), so they are the same on any number of replicas and after a resume. The batch size is
   per replica (the engine's convention), so under ``tf.distribute`` every replica's batch of 16 has its own 5
   random-angle samples.
+
+Gaussian (``parametrization="gaussian"``; the authors' second model, trained by their code, not described in the
+paper). The conditional space is one Gaussian per class, neutral included (:class:`nets.layers.EmotionGaussians`:
+modes m = tanh(mu), covariances C_k from ``covariance_axes`` and ``covariance_angles``). In every batch the first
+n_classes samples are coded at the classes' modes m_0..m_6 in order (fewer when the batch is smaller) and the
+others at a point drawn uniformly from [-1, 1]^2; the labels of the faces are used only by D's classification:
+
+    L_D = -[mean D_src(x) - mean D_src(G(x, z))] + l_cls CE(c, D_cls(x)) + l_gp GP + l_info_D |D_coor(G(x, z)) - z|^2
+    L_G = -mean D_src(G(x, z)) + l_rec |x - G(G(x, z), D_coor(x))|_1
+          + l_cls [KL(p || q) + KL(q || p)] + l_prediction CE(k, D_cls(G(x_k, m_k)))_{k < n_classes}
+
+with p = softmax(-d^2(z)) over the classes, d^2_k(z) the squared Mahalanobis distance of z to Gaussian k, q =
+softmax(D_cls(G(x, z))), each KL summed over the classes and averaged over the batch (PyTorch's "batchmean"), and
+the prediction term the cross-entropy of the mode-coded samples against their class. The modes and covariances are
+trained by the generator's optimizer through the codes and p. l_info_D is the original's ``lambda_expr`` (1),
+l_prediction its ``lambda_prediction`` (0.5); the authors' gaussian script sets l_cls 2 (``--lambda-cls 2``). No
+rho, random-angle or L_info term for G. The draws are the same per face: two uniform pairs for the critic's and
+the generator's codes and the GP mixing.
 """
 from __future__ import annotations
 
@@ -71,12 +90,21 @@ class GANmutConfig:
     total_iterations: int = 2_000_000   # SPECS: 2,000,000 iterations (= 400,000 generator updates)
     lr_decay_iterations: int = 100_000  # original num_iters_decay
     lr_update_every: int = 1000         # original lr_update_step
+    parametrization: str = "linear"     # the conditional space: "linear" (paper) or "gaussian" (authors' 2nd model)
+    lambda_prediction: float = 0.5      # gaussian only: original lambda_prediction
+    discriminator: bool = True          # False: generator only (converted from the authors' checkpoint; no training)
 
     def __post_init__(self):
         for name in ("lambda_cls", "lambda_rec", "lambda_gp", "lambda_info_d", "lambda_info_g", "lambda_rho",
-                     "code_noise_std"):
+                     "code_noise_std", "lambda_prediction"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.parametrization not in ganmut_nets.PARAMETRIZATIONS:
+            raise ValueError(f"parametrization must be one of {ganmut_nets.PARAMETRIZATIONS}, got "
+                             f"{self.parametrization!r}")
+        if self.parametrization == "gaussian" and self.cycle_code != "coor":
+            raise ValueError("cycle_code 'label' is for the linear parametrization; the gaussian model's cycle uses "
+                             "D_coor(x), as the authors' code")
         if self.cycle_code not in ("coor", "label"):
             raise ValueError(f"cycle_code must be 'coor' (paper eq. 7) or 'label' (authors' code), "
                              f"got {self.cycle_code!r}")
@@ -142,6 +170,14 @@ def rho_loss(cls_logits, rho):
     return losses.masked_mean(tf.square(rho_hat - rho), rho > conditioning.NEUTRAL_RHO)
 
 
+def symmetric_kl(target_logits, logits):
+    """KL(p || q) + KL(q || p) with p = softmax(target_logits), q = softmax(logits): each summed over the classes and
+    averaged over the batch (PyTorch's KLDivLoss with reduction "batchmean", as the authors' gaussian loss)."""
+    lp = tf.nn.log_softmax(tf.cast(target_logits, tf.float32))
+    lq = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+    return tf.reduce_mean(tf.reduce_sum((tf.exp(lp) - tf.exp(lq)) * (lp - lq), axis=-1))
+
+
 def _ce(labels, logits):
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32),
                                                           logits=tf.cast(logits, tf.float32))
@@ -166,11 +202,19 @@ class GANmut(GANModel):
     def __init__(self, config: GANmutConfig = GANmutConfig(), sample_faces=None, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.config = c = config
-        nets = ganmut_nets.build(c.image_size, c.channels, c.n_classes, c.width, c.residual_blocks, seed=seed)
+        nets = ganmut_nets.build(c.image_size, c.channels, c.n_classes, c.width, c.residual_blocks, seed=seed,
+                                 parametrization=c.parametrization, discriminator=c.discriminator)
         self.generator = nets["generator"]
-        self.discriminator = nets["discriminator"]
+        self.discriminator = nets.get("discriminator")      # None: a generator-only (converted) model
         self.conditional_space = nets["conditional_space"]
-        self.directions = self.conditional_space.get_layer("emotion_directions")
+        self.gaussian = c.parametrization == "gaussian"
+        if self.gaussian:
+            self.gaussians = self.conditional_space.get_layer("emotion_gaussians")
+        else:
+            self.directions = self.conditional_space.get_layer("emotion_directions")
+        self.sample_faces = None if sample_faces is None else tf.constant(np.asarray(sample_faces, np.float32)[:6])
+        if self.discriminator is None:
+            return
 
         def adam(per_update, name):
             lr = GANmutDecay(c.learning_rate, c.total_iterations, c.lr_decay_iterations, c.lr_update_every,
@@ -179,11 +223,11 @@ class GANmut(GANModel):
 
         self.add_player("d", adam(1, "d_adam"), [self.discriminator])
         self.add_player("g", adam(c.n_critic, "g_adam"), [self.generator, self.conditional_space])
-        self.sample_faces = None if sample_faces is None else tf.constant(np.asarray(sample_faces, np.float32)[:6])
 
     def networks(self) -> dict:
-        return {"generator": self.generator, "discriminator": self.discriminator,
+        nets = {"generator": self.generator, "discriminator": self.discriminator,
                 "conditional_space": self.conditional_space}
+        return {k: v for k, v in nets.items() if v is not None}
 
     # -- inference -------------------------------------------------------------------------------------------
     def edit(self, images, theta, rho):
@@ -195,7 +239,7 @@ class GANmut(GANModel):
         return tf.cast(self.generator([images, z], training=False), tf.float32)
 
     def edit_emotion(self, images, emotion, rho):
-        """G(x, rho * direction(emotion)); ``emotion`` class ids (0 = neutral: z = 0), scalars or [N]."""
+        """G(x, :meth:`code` (emotion, rho)); ``emotion`` class ids (0 = neutral), scalars or [N]."""
         images = tf.convert_to_tensor(images, tf.float32)
         n = tf.shape(images)[0]
         z = self.code(tf.broadcast_to(tf.cast(emotion, tf.int32), [n]),
@@ -203,10 +247,16 @@ class GANmut(GANModel):
         return tf.cast(self.generator([images, z], training=False), tf.float32)
 
     def code(self, emotion, rho):
+        """The code of class ``emotion`` at intensity ``rho`` ([N] each): linear rho * direction (0 for neutral);
+        gaussian m_0 + rho (m_emotion - m_0) (:class:`nets.layers.EmotionGaussians`)."""
+        if self.gaussian:
+            return tf.cast(self.gaussians.code(emotion, rho), tf.float32)
         return tf.cast(self.directions(emotion), tf.float32) * tf.reshape(tf.cast(rho, tf.float32), [-1, 1])
 
     def unit_directions(self) -> np.ndarray:
-        return np.asarray(self.directions.unit_directions())
+        """(n_classes - 1, 2): the emotions' unit directions (gaussian: from the neutral mode to each mode)."""
+        space = self.gaussians if self.gaussian else self.directions
+        return np.asarray(space.unit_directions())
 
     # -- training ----------------------------------------------------------------------------------------------
     def _chunk(self, batch, k, n, n_random):
@@ -267,10 +317,69 @@ class GANmut(GANModel):
         self.update("g", tape, loss)
         return {"g_loss": loss, "g_adv": adv, "g_cls": cls, "g_rho": rho, "g_info": info, "g_rec": rec}
 
+    # -- training, gaussian parametrization (module docstring) -------------------------------------------------
+    def _gaussian_chunk(self, batch, k, n):
+        """The k-th of n critic batches with its uniform code draws (critic, generator) and the GP mixing."""
+        size = tf.shape(batch["image"])[0] // n
+
+        def part(t):
+            return t[k * size:(k + 1) * size]
+
+        u = tf.cast(part(batch["u"]), tf.float32)          # uniform in [-1, 1)
+        return {"x": tf.cast(part(batch["image"]), tf.float32), "label": tf.cast(part(batch["expression"]), tf.int32),
+                "uniform_d": u[:, 0:2], "uniform_g": u[:, 2:4], "alpha": (u[:, 4] + 1.0) / 2.0}
+
+    def gaussian_codes(self, uniform):
+        """The batch's codes: the first min(B, n_classes) samples at the modes m_0, m_1, ..., the rest ``uniform``."""
+        modes = self.gaussians.modes()
+        m = tf.minimum(tf.shape(uniform)[0], self.config.n_classes)
+        return tf.concat([modes[:m], tf.cast(uniform[m:], tf.float32)], axis=0)
+
+    def _gaussian_critic_update(self, b):
+        c = self.config
+        z = tf.stop_gradient(self.gaussian_codes(b["uniform_d"]))
+        fake = tf.stop_gradient(tf.cast(self.generator([b["x"], z], training=True), tf.float32))
+        with tf.GradientTape() as tape:
+            src_r, cls_r, _ = self.discriminator(b["x"], training=True)
+            src_f, _, coor_f = self.discriminator(fake, training=True)
+            adv = losses.wasserstein_critic_loss(src_r, src_f)
+            cls = tf.reduce_mean(_ce(b["label"], cls_r))
+            gp = gradient_penalty(lambda t: self.discriminator(t, training=True)[0], b["x"], fake, b["alpha"])
+            info = losses.mean_squared_error(coor_f, z)
+            loss = adv + c.lambda_cls * cls + c.lambda_gp * gp + c.lambda_info_d * info
+        self.update("d", tape, loss)
+        return {"d_loss": loss, "d_adv": adv, "d_cls": cls, "d_gp": gp, "d_info": info}
+
+    def _gaussian_generator_update(self, b):
+        c = self.config
+        x = b["x"]
+        z_x = tf.stop_gradient(tf.cast(self.discriminator(x, training=True)[2], tf.float32))
+        with tf.GradientTape() as tape:
+            z = self.gaussian_codes(b["uniform_g"])
+            fake = tf.cast(self.generator([x, z], training=True), tf.float32)
+            src_f, cls_f, _ = self.discriminator(fake, training=True)
+            adv = losses.wasserstein_generator_loss(src_f)
+            cls = symmetric_kl(-self.gaussians.mahalanobis(z), cls_f)
+            m = tf.minimum(tf.shape(x)[0], c.n_classes)
+            prediction = tf.reduce_mean(_ce(tf.range(m), cls_f[:m]))
+            rec = losses.mean_absolute_error(x, self.generator([fake, z_x], training=True))
+            loss = adv + c.lambda_cls * cls + c.lambda_rec * rec + c.lambda_prediction * prediction
+        self.update("g", tape, loss)
+        return {"g_loss": loss, "g_adv": adv, "g_cls": cls, "g_prediction": prediction, "g_rec": rec}
+
     def train_step(self, batch):
+        if self.discriminator is None:
+            raise ValueError("this GANmut model has no discriminator (a generator converted from the authors' "
+                             "checkpoint): it can edit faces and be evaluated, not trained")
         n = self.config.n_critic
         n_random = self.config.random_angle_samples
         logs = {}
+        if self.gaussian:
+            for k in range(n):
+                chunk = self._gaussian_chunk(batch, k, n)
+                logs = self._gaussian_critic_update(chunk)
+            logs.update(self._gaussian_generator_update(chunk))
+            return logs
         for k in range(n):
             chunk = self._chunk(batch, k, n, n_random)
             logs = self._critic_update(chunk)

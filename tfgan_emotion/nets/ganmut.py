@@ -9,8 +9,10 @@
   256, 512, 1024, 2048 with bias, LeakyReLU 0.01, no normalisation, down to 2x2 at 128x128 (log2(size) - 1 blocks
   in general, so a 64x64 stand-in also ends at 2x2); heads without bias: D_src conv3 s1 -> 1 channel, D_cls and
   D_coor convs whose kernel covers the whole 2x2 map (k = size / 2^blocks) -> 7 and 2.
-- ``conditional_space``: [class id, rho] -> z = rho * unit direction of the class (zero for neutral): the learnable
-  linear conditional space (:class:`nets.layers.EmotionDirections`), trained with the generator.
+- ``conditional_space``: [class id, rho] -> z, learned with the generator, in one of the authors' two 2-D
+  parametrizations: ``"linear"`` (default; the paper's), z = rho * unit direction of the class, zero for neutral
+  (:class:`nets.layers.EmotionDirections`); ``"gaussian"``, one Gaussian per class with a learned mode and
+  covariance, z on the segment from the neutral mode to the class's mode (:class:`nets.layers.EmotionGaussians`).
 
 Not in the paper (ours, documented): ``width`` multiplies every channel count (1.0 = SPECS) for the CPU stand-in
 runs; image sizes other than 128 (powers of two from 32) for the same reason. PyTorch's padding 1 for the k4 s2
@@ -22,7 +24,7 @@ import math
 
 import keras
 
-from .layers import EmotionDirections, InstanceNormalization, SpatialLabelTile
+from .layers import EmotionDirections, EmotionGaussians, InstanceNormalization, SpatialLabelTile
 
 N_CLASSES = 7                # AffectNet order: neutral, happy, sad, surprise, fear, disgust, anger
 G_CONV = 64                  # SPECS: g_conv_dim 64
@@ -30,6 +32,7 @@ D_CONV = 64                  # SPECS: d_conv_dim 64
 RESIDUAL_BLOCKS = 6          # SPECS: 6 residual blocks
 D_SLOPE = 0.01               # SPECS: LReLU(.01)
 CODE_DIM = 2                 # the polar code (x, y)
+PARAMETRIZATIONS = ("linear", "gaussian")   # the authors' two 2-D conditional spaces
 
 
 def _scaled(n: int, width: float) -> int:
@@ -97,20 +100,31 @@ def build_discriminator(image_size: int = 128, channels: int = 3, n_classes: int
     return keras.Model(image, [src, cls, coor], name="discriminator")
 
 
-def build_conditional_space(n_classes: int = N_CLASSES, seed: int | None = None) -> keras.Model:
-    """[class id (int), rho] -> z = rho * direction(class); neutral (0) -> 0."""
+def build_conditional_space(n_classes: int = N_CLASSES, seed: int | None = None,
+                            parametrization: str = "linear") -> keras.Model:
+    """[class id (int), rho] -> z. Linear: rho * direction(class), neutral (0) -> 0; gaussian: m_0 + rho (m_c - m_0)
+    with m the learned modes (layer ``emotion_gaussians``)."""
+    if parametrization not in PARAMETRIZATIONS:
+        raise ValueError(f"parametrization must be one of {PARAMETRIZATIONS}, got {parametrization!r}")
     label = keras.Input((), dtype="int32", name="label")
     rho = keras.Input((1,), name="rho")
+    if parametrization == "gaussian":
+        z = EmotionGaussians(n_classes, seed=seed, name="emotion_gaussians")([label, rho])
+        return keras.Model([label, rho], z, name="conditional_space")
     direction = EmotionDirections(n_classes - 1, seed=seed, name="emotion_directions")(label)
     z = keras.layers.Multiply(dtype="float32", name="z")([direction, rho])
     return keras.Model([label, rho], z, name="conditional_space")
 
 
 def build(image_size: int = 128, channels: int = 3, n_classes: int = N_CLASSES, width: float = 1.0,
-          residual_blocks: int = RESIDUAL_BLOCKS, seed: int | None = None) -> dict:
-    """``{"generator", "discriminator", "conditional_space"}`` of SPECS "GANmut" (128x128x3, 7 classes)."""
+          residual_blocks: int = RESIDUAL_BLOCKS, seed: int | None = None, parametrization: str = "linear",
+          discriminator: bool = True) -> dict:
+    """``{"generator", "discriminator", "conditional_space"}`` of SPECS "GANmut" (128x128x3, 7 classes);
+    ``discriminator=False`` leaves the critic out (a generator converted from the authors' checkpoint has none)."""
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}")
-    return {"generator": build_generator(image_size, channels, width, residual_blocks),
-            "discriminator": build_discriminator(image_size, channels, n_classes, width),
-            "conditional_space": build_conditional_space(n_classes, seed)}
+    nets = {"generator": build_generator(image_size, channels, width, residual_blocks),
+            "conditional_space": build_conditional_space(n_classes, seed, parametrization)}
+    if discriminator:
+        nets["discriminator"] = build_discriminator(image_size, channels, n_classes, width)
+    return nets

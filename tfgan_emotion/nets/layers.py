@@ -141,6 +141,78 @@ class EmotionDirections(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class EmotionGaussians(keras.layers.Layer):
+    """GANmut's gaussian 2-D conditional space (the authors' second model): one 2-D Gaussian per class, neutral
+    included, learned with the generator. Weights, named as the authors name them:
+
+    - ``mu`` (n_classes, 2): the modes are ``tanh(mu)``, inside (-1, 1)^2;
+    - ``covariance_axes`` (n_classes, 2): the absolute values are the covariance's two eigenvalues;
+    - ``covariance_angles`` (n_classes,): the angle of its first eigenvector, so that
+      C_k = R(angle_k) diag(|axes_k0|, |axes_k1|) R(angle_k)^T.
+
+    Called on ``[class ids [B], rho [B, 1]]`` (0 = neutral, AffectNet order) it returns the code of class k at
+    intensity rho, ``m_0 + rho (m_k - m_0)`` with ``m = tanh(mu)``: the neutral mode at rho 0, the class's own mode
+    at rho 1 (the codes the authors train each class at), on the segment between them in between; neutral's code is
+    its mode whatever rho. The original code has no intensity for this model (it edits at a point (x, y) of the
+    plane); this straight path from the neutral mode is this port's, stated wherever it is used.
+    :meth:`mahalanobis` gives the squared Mahalanobis distances the authors' generator loss turns into class
+    probabilities. Initial values as the original's: mu uniform in +-1/sqrt(2) (PyTorch's default for a 2-input
+    linear layer), axes 1, angles 0. Computes in float32."""
+
+    def __init__(self, n_classes: int, seed: int | None = None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if int(n_classes) < 2:
+            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+        self.n_classes = int(n_classes)
+        self.seed = seed
+
+    def build(self, input_shape):
+        bound = 2.0 ** -0.5
+        self.mu = self.add_weight(name="mu", shape=(self.n_classes, 2), trainable=True,
+                                  initializer=keras.initializers.RandomUniform(-bound, bound, seed=self.seed))
+        self.covariance_axes = self.add_weight(name="covariance_axes", shape=(self.n_classes, 2), trainable=True,
+                                               initializer="ones")
+        self.covariance_angles = self.add_weight(name="covariance_angles", shape=(self.n_classes,), trainable=True,
+                                                 initializer="zeros")
+
+    def modes(self):
+        """(n_classes, 2): tanh(mu), the code of each class at full intensity."""
+        return ops.tanh(ops.cast(self.mu, "float32"))
+
+    def code(self, label, rho):
+        m = self.modes()
+        mode = ops.take(m, ops.reshape(ops.cast(label, "int32"), (-1,)), axis=0)
+        rho = ops.reshape(ops.cast(rho, "float32"), (-1, 1))
+        return m[0:1] + rho * (mode - m[0:1])
+
+    def mahalanobis(self, z):
+        """[B, n_classes]: (z - m_k)^T C_k^-1 (z - m_k) for codes ``z`` [B, 2]."""
+        v = ops.expand_dims(ops.cast(z, "float32"), 1) - ops.expand_dims(self.modes(), 0)     # [B, n, 2]
+        a = ops.cast(self.covariance_angles, "float32")
+        c, s = ops.cos(a), ops.sin(a)
+        axes = ops.abs(ops.cast(self.covariance_axes, "float32"))
+        along = v[..., 0] * c + v[..., 1] * s          # components on the eigenvectors (cos, sin), (-sin, cos)
+        across = -v[..., 0] * s + v[..., 1] * c
+        return along * along / axes[:, 0] + across * across / axes[:, 1]
+
+    def unit_directions(self):
+        """(n_classes - 1, 2): unit vectors from the neutral mode to each emotion's mode."""
+        d = self.modes()[1:] - self.modes()[0:1]
+        return d / ops.maximum(ops.sqrt(ops.sum(d * d, axis=-1, keepdims=True)), 1e-12)
+
+    def call(self, inputs):
+        label, rho = inputs
+        return self.code(label, rho)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 2)
+
+    def get_config(self):
+        return {**super().get_config(), "n_classes": self.n_classes, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class InstanceNormalization(keras.layers.GroupNormalization):
     """Affine instance normalisation (per sample and channel, over height and width): ``GroupNormalization(
     groups=-1)`` with the same weights (``gamma``, ``beta``) and outputs, computed the lean way. The mean and
