@@ -7,7 +7,8 @@ ffmpeg), labels remapped to AffectNet's order with "Other" dropped, the most con
 by MTCNN or RetinaFace (--detector; RetinaFace needs --detector-weights retinaface.h5, nothing is downloaded) and
 resized to 128x128. --combined AFFECTNET_DIR adds AffectNet's training images of the 7 classes (paper V.C). It then
 trains GANmut with the authors' settings (batch 16, n_critic 5, Adam 1e-4 (0.5, 0.999), 2,000,000 iterations =
-400,000 generator updates) and evaluates as paper section VI: VGG16 and ResNet50 emotion classifiers (F1 on real
+400,000 generator updates; --parametrization gaussian trains the authors' gaussian model instead of the paper's
+linear one) and evaluates as paper section VI: VGG16 and ResNet50 emotion classifiers (F1 on real
 and generated faces, FED, smoothness), discriminator F1, and the learned directions.
 
 Without --data-dir it writes built-in Aff-Wild2-like videos (whole frames with a face in them, in Aff-Wild2's
@@ -75,7 +76,8 @@ class GANmutSystem(System):
     study = StudySpec(("edit",), "plain", uses_intensity=True)
     bench = BenchSpec("affwild2", 128, 3, 16, 7, _bench_build, _bench_stream, "edit", _bench_evaluators)
     edit_help = ("--theta 1.2 --rho 0.7 (a point of the polar emotion space, radians), --emotion happy --rho 0.5 "
-                 "(along a learned direction), or --grid for the 7 emotions")
+                 "(along a learned direction; gaussian runs: from the neutral mode toward the emotion's), or --grid "
+                 "for the 7 emotions")
 
     @property
     def config_class(self):
@@ -116,7 +118,15 @@ class GANmutSystem(System):
                            f"{default})")
         g.add_argument("--cycle-code", choices=("coor", "label"), default="coor", help="code of the real face in "
                        "L_rec: D_coor(x) (paper eq. 7, default) or direction(label) * max softmax D_cls(x) (authors' "
-                       "default)")
+                       "default; linear only)")
+        g.add_argument("--parametrization", choices=("linear", "gaussian"), default="linear", help="the conditional "
+                       "space: linear (default; the paper's model: a learned unit direction per emotion, neutral at "
+                       "the centre) or gaussian (the authors' second model: a learned Gaussian per class, neutral "
+                       "included, trained with their symmetric-KL and prediction losses; --emotion E --rho R then "
+                       "means the point R of the way from the neutral mode to E's mode)")
+        g.add_argument("--lambda-prediction", type=float, default=0.5, help="gaussian only: weight of the term that "
+                       "makes D classify faces made at each class's mode as that class (default 0.5, the authors'; "
+                       "their gaussian script also sets --lambda-cls 2)")
         g.add_argument("--lr-decay-iterations", type=int, help="the learning rates decay during the last N "
                        "iterations (original 100,000 of 2,000,000; default 5%% of the run)")
         g.add_argument("--lr-update-every", type=int, default=1000, help="decay step every N iterations (original "
@@ -157,8 +167,14 @@ class GANmutSystem(System):
                            lambda_info_d=args.lambda_info_d, lambda_info_g=args.lambda_info_g,
                            lambda_rho=args.lambda_rho, cycle_code=args.cycle_code, total_iterations=total,
                            lr_decay_iterations=decay, lr_update_every=args.lr_update_every,
-                           random_angle_samples=min(5, args.batch_size))
+                           random_angle_samples=min(5, args.batch_size), parametrization=args.parametrization,
+                           lambda_prediction=args.lambda_prediction)
         notes = []
+        if args.parametrization == "gaussian":
+            notes.append("Gaussian conditional space (the authors' second model, trained by their code; the paper "
+                         "describes the linear one). Emotion e at intensity rho is the point rho of the way from the "
+                         "learned neutral mode to e's mode (ours: the original has no intensity for this model), so "
+                         "rho = 1 is e's mode and the smoothness study walks that segment.")
         if synthetic:
             notes.append("Trained and evaluated on the built-in Aff-Wild2-like SYNTHETIC videos, not Aff-Wild2: the "
                          "numbers show that the pipeline learns an emotion space, not the paper's results.")
