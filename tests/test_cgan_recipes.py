@@ -42,10 +42,19 @@ def test_smoke_run_end_to_end(dataset, figures, size, channels, smoke_runs, tmp_
         assert all(len(c["valence"]) == 11 for c in m["neutral_to_emotion_va"].values())
         assert set(m["va_regressor"]["table1_heldout"]["valence"]) >= {"rmse", "corr", "sagr", "ccc"}
         assert {t["emotion"] for t in m["va_targeting"] if t["dimension"] == "valence"} == {"happiness"}
+        # Without --va-data the regressor is the built-in faces' stand-in: the notes and the item table say so.
+        notes = json.loads((run_dir / "config.json").read_text())["notes"]
+        assert any("no --va-data" in n and "SYNTHETIC faces" in n for n in notes)
+        assert m["va_regressor"]["trained_on"] == "synthetic AffectNet-like faces"
+        assert m["va_curve_noise"].startswith("independent per emotion")
+        items = {r["item"]: r for r in m["paper_items"]}
+        assert items["Table 1"]["status"] == "analogue" and "no --va-data" in items["Table 1"]["how"]
+        assert items["Fig. 7"]["status"] == "not reproduced"
     else:
         assert 0.0 <= m["classifier"]["heldout_accuracy"] <= 1.0
         assert len(m["interpolation"]["mean_target"]) == 11 and 0 <= m["interpolation"]["monotonic_share"] <= 1
         assert np.asarray(m["interpolation_pairs"]["target"], float).shape == (10, 10, 11)
+        assert m["interpolation"]["noise_sets"].startswith("independent per ordered class pair")
     nets = {p.stem: keras.saving.load_model(p, safe_mode=True) for p in (run_dir / "export").glob("*.keras")}
     assert set(nets) == {"generator", "discriminator"}
     from tfgan_emotion.export import load_saved_model

@@ -5,21 +5,28 @@
   the 0-255 range EfficientNet's built-in rescaling expects; grey 28x28 images are resized to 32x32 (EfficientNet's
   smallest input) and repeated to 3 channels inside the model.
 - :func:`pair_confidences`: for every ordered class pair (i, j), ``noise_vectors`` z are decoded with the 11
-  labels from one-hot(i) to one-hot(j) (paper 4.4: "1,000 image sets ... for each class combination", alpha 0.1);
-  the classifier's mean softmax confidence of i and of j per step (Fig. 7/8), and whether j's mean confidence
-  rises at every step (the monotonicity figure, ours).
+  labels from one-hot(i) to one-hot(j) (paper 4.4: "1,000 image sets were randomly generated for each class
+  combination i, j", alpha 0.1); the classifier's mean softmax confidence of i and of j per step (Fig. 7/8), and
+  whether j's mean confidence rises at every step (the monotonicity figure, ours). Every pair draws its own z set
+  (:func:`curve_noise`, seeded by the run's seed and the pair), as the paper generated image sets per combination.
 - :func:`build_mobilenet_regressor` / :func:`va_curves`: the faces study (paper 5.6): a MobileNetV2 (weights=None)
-  valence/arousal regressor (paper: Adam 1e-3, trained on AffectNet) reads the images decoded along neutral ->
-  each emotion; mean (valence, arousal) per step (Fig. 14).
+  valence/arousal regressor reads the images decoded along neutral -> each emotion, its own 1,000 z per emotion
+  (paper: "1,000 noise vectors per class", 5,000 in all); mean (valence, arousal) per step (Fig. 14). Paper 5.4
+  trains the regressor "on the AffectNet dataset for 100 epochs with Adam optimizer and a learning rate of 0.001":
+  with an AffectNet root (:func:`affectnet_va`) it does exactly that, streaming the training split from disk every
+  epoch (:func:`fit_stream`), and scores paper Table 1 on the whole validation split; without one it learns from the
+  built-in AffectNet-like faces held in memory (:func:`synthetic_va`) for the run's ``regressor_steps``.
 - Figures: :func:`save_confidence_figure`, :func:`save_monotonicity_figure`, :func:`save_strips` (Fig. 5/6/13),
   :func:`save_va_figure`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import keras
+import tensorflow as tf
 
 from .. import conditioning
 from .common import (Progress, figure, float32_policy, predict, save_figure, set_bn_momentum, show_image_rows,
@@ -77,6 +84,28 @@ def build_mobilenet_regressor(image_size: int, channels: int = 3, seed: int = 0)
     return keras.Model(inputs, out, name="mobilenetv2_va")
 
 
+# Paper 000 section 5.4: the regressor "was trained on the AffectNet dataset for 100 epochs with Adam optimizer and a
+# learning rate of 0.001". The batch size, the loss and the rows used are not given: ours.
+REGRESSOR_EPOCHS = 100
+REGRESSOR_LR = 1e-3
+REGRESSOR_BATCH = 64          # ours
+# Every AffectNet row with a valid (valence, arousal), whatever its class (0-10): rows whose valence or arousal is -2
+# (the reader's "invalid valence -2") are dropped and counted. Ours: AffectNet's own valence/arousal baselines use
+# the same rows.
+AFFECTNET_VA_CLASSES = tuple(range(11))
+NOISE_SETS = "independent per ordered class pair, seeded by (run seed, source class, target class)"
+VA_NOISE_SETS = "independent per emotion, seeded by (run seed, neutral, emotion)"
+
+
+def curve_noise(seed: int, source: int, target: int, n: int, z_dim: int) -> np.ndarray:
+    """The ``n`` noise vectors z ~ U(-1, 1)^z_dim of one curve (class ``source`` -> class ``target``), drawn
+    independently for every ordered pair from a generator seeded by (``seed``, ``source``, ``target``): paper 4.4
+    generates image sets "for each class combination i, j" and 5.6 takes 1,000 noise vectors per emotion. Any pair's
+    set can be drawn again on its own."""
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(source), int(target)])
+    return rng.uniform(-1, 1, (int(n), int(z_dim))).astype(np.float32)
+
+
 def _softmax(logits):
     e = np.exp(logits - logits.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
@@ -87,8 +116,8 @@ def pair_confidences(model, classifier, n_classes: int, noise_vectors: int, seed
     """Mean softmax confidence of the source and the target class along the 11 interpolation steps, for every
     ordered pair (module docstring). Returns {"source": [n][n][11], "target": [n][n][11] (NaN on the diagonal),
     "mean_source", "mean_target" (over pairs, per step), "monotonic_share" (share of pairs whose mean target
-    confidence never falls from one step to the next), "monotonic_by_source" {name: share}, "noise_vectors"}."""
-    z = np.random.default_rng(seed).uniform(-1, 1, (noise_vectors, model.config.z_dim)).astype(np.float32)
+    confidence never falls from one step to the next), "monotonic_by_source" {name: share}, "noise_vectors",
+    "noise_sets"}. Each pair decodes its own :func:`curve_noise` set."""
     steps = conditioning.STEPS
     src = np.full((n_classes, n_classes, steps), np.nan)
     tgt = np.full((n_classes, n_classes, steps), np.nan)
@@ -99,6 +128,7 @@ def pair_confidences(model, classifier, n_classes: int, noise_vectors: int, seed
             if i == j:
                 continue
             labels = conditioning.interpolate(i, j, n_classes, steps)
+            z = curve_noise(seed, i, j, noise_vectors, model.config.z_dim)
             images = np.concatenate([model.generate(z, np.tile(v, (noise_vectors, 1))).numpy() for v in labels])
             p = _softmax(predict(classifier, images)).reshape(steps, noise_vectors, -1).mean(1)
             src[i, j], tgt[i, j] = p[:, i], p[:, j]
@@ -111,17 +141,18 @@ def pair_confidences(model, classifier, n_classes: int, noise_vectors: int, seed
             "mean_source": src[off].mean(0).tolist(), "mean_target": tgt[off].mean(0).tolist(),
             "monotonic_share": float(rising[off].mean()),
             "monotonic_by_source": {names[i]: float(rising[i][off[i]].mean()) for i in range(n_classes)},
-            "noise_vectors": int(noise_vectors)}
+            "noise_vectors": int(noise_vectors), "noise_sets": NOISE_SETS}
 
 
 def va_curves(model, regressor, neutral: int, emotions, noise_vectors: int, seed: int = 0, names=None) -> dict:
     """Mean (valence, arousal) read by ``regressor`` along neutral -> each of ``emotions`` (11 steps; paper
-    Fig. 14). Returns {emotion name: {"valence": [11], "arousal": [11]}}."""
+    Fig. 14), each emotion with its own :func:`curve_noise` set. Returns {emotion name: {"valence": [11], "arousal":
+    [11]}}."""
     n = model.config.n_classes
     names = tuple(names) if names is not None else tuple(str(k) for k in range(n))
-    z = np.random.default_rng(seed).uniform(-1, 1, (noise_vectors, model.config.z_dim)).astype(np.float32)
     out = {}
     for e in emotions:
+        z = curve_noise(seed, neutral, e, noise_vectors, model.config.z_dim)
         va = [predict(regressor, model.generate(z, np.tile(v, (noise_vectors, 1))).numpy()).mean(0)
               for v in conditioning.neutral_to_emotion(e, n, neutral)]
         out[names[e]] = {"valence": [float(a[0]) for a in va], "arousal": [float(a[1]) for a in va]}
@@ -193,30 +224,154 @@ def save_va_figure(curves: dict, path) -> Path:
     return save_figure(fig, path)
 
 
-def va_data(affectnet_dir, size: int, n: int, seed: int = 0):
-    """Images with (valence, arousal) for the faces regressor: AffectNet if given, else the synthetic faces."""
+@dataclass
+class AffectNetVA:
+    """AffectNet as the regressor's data (paper 5.4): ``train`` = endless batches ``(image, (valence, arousal))``
+    decoded from disk, the whole training split reshuffled every epoch (nothing is held in memory); ``validation`` =
+    one pass over the whole validation split in batches (paper Table 1)."""
+
+    root: str
+    train: tf.data.Dataset
+    n_train: int
+    steps_per_epoch: int
+    validation: tf.data.Dataset
+    n_validation: int
+    batch_size: int
+
+
+def check_affectnet_va(root) -> None:
+    """Refuse (FileNotFoundError naming what is missing) an AffectNet root without both splits the regressor needs,
+    before any training starts."""
+    from ..data import affectnet
+
+    root = Path(root).expanduser()
+    release = affectnet.detect_release(root)
+    if release == "csv":
+        need = [root / affectnet.LISTS_DIR / affectnet.CSV_NAMES[k] for k in ("train", "validation")]
+        need.append(root / affectnet.IMAGES_DIR)
+    else:
+        need = [root / affectnet.CROPPED_DIRS[k] / "images" for k in ("train", "validation")]
+    missing = [str(p.relative_to(root)) for p in need if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"AffectNet {root}: the valence/arousal regressor trains on the training split and is "
+                                f"scored on the validation split (paper 5.4, Table 1), but {', '.join(missing)} is "
+                                "missing (docs/datasets.md, AffectNet)")
+
+
+def affectnet_va(root, size: int, batch_size: int = REGRESSOR_BATCH, seed: int = 0, log=print) -> AffectNetVA:
+    """The AffectNet training and validation splits at ``size`` x ``size`` RGB as :class:`AffectNetVA` streams: every
+    row with a valid valence/arousal (:data:`AFFECTNET_VA_CLASSES`), face box crop, decoded by the AffectNet reader
+    (corrupt files skipped and counted in its summary, logged here)."""
+    from ..data import affectnet
+
+    def va(ex):
+        return ex["image"], tf.stack([ex["valence"], ex["arousal"]])
+
+    train, summary = affectnet.load(root, "train", image_size=size, channels=3, classes=AFFECTNET_VA_CLASSES,
+                                    shuffle_files=True, seed=seed, verbose=False)
+    val, val_summary = affectnet.load(root, "validation", image_size=size, channels=3,
+                                      classes=AFFECTNET_VA_CLASSES, verbose=False)
+    if log is not None:
+        log(f"valence/arousal regressor data:\n{summary}\n{val_summary}")
+    n, n_val = summary.size, val_summary.size
+    if n < batch_size or n_val == 0:
+        raise ValueError(f"AffectNet {root}: {n} training and {n_val} validation images with a valid valence/arousal; "
+                         f"the regressor needs at least one batch ({batch_size}) to train and one image to score")
+    stream = train.map(va, num_parallel_calls=tf.data.AUTOTUNE).repeat().batch(batch_size, drop_remainder=True)
+    held = val.map(va, num_parallel_calls=tf.data.AUTOTUNE).batch(256)
+    return AffectNetVA(str(root), stream.prefetch(tf.data.AUTOTUNE), n, n // batch_size,
+                       held.prefetch(tf.data.AUTOTUNE), n_val, batch_size)
+
+
+def synthetic_va(size: int, n: int, seed: int = 0):
+    """The fallback without AffectNet: ``n`` built-in AffectNet-like faces with their (valence, arousal) in memory,
+    and max(100, n / 10) held-out ones: (train, held), dicts of ``image`` and ``va``."""
     from ..data import synthetic as synth
 
-    if affectnet_dir:
-        from ..data import affectnet
-
-        out = {"image": [], "va": []}
-        ds, _ = affectnet.load(affectnet_dir, "train", image_size=size, channels=3, shuffle_files=True,
-                               seed=seed)
-        for e in ds.take(n).as_numpy_iterator():
-            out["image"].append(e["image"])
-            out["va"].append((e["valence"], e["arousal"]))
-        val, _ = affectnet.load(affectnet_dir, "validation", image_size=size, channels=3, verbose=False)
-        held = {"image": [], "va": []}
-        for e in val.take(1000).as_numpy_iterator():
-            held["image"].append(e["image"])
-            held["va"].append((e["valence"], e["arousal"]))
-        return ({k: np.asarray(v, np.float32) for k, v in out.items()},
-                {k: np.asarray(v, np.float32) for k, v in held.items()}, "AffectNet")
     tr = synth.make_arrays("affectnet", "train", n=n, size=size, seed=seed)
     va = synth.make_arrays("affectnet", "val", n=max(100, n // 10), size=size, seed=seed)
     pack = lambda d: {"image": d["image"], "va": np.stack([d["valence"], d["arousal"]], -1)}  # noqa: E731
-    return pack(tr), pack(va), "synthetic AffectNet-like faces"
+    return pack(tr), pack(va)
+
+
+def fit_stream(model: keras.Model, batches: tf.data.Dataset, steps: int, lr: float, what: str = "regressor",
+               log=print) -> dict:
+    """Adam(``lr``) on the mean squared error of ``model`` on ``steps`` batches ``(images, targets)`` of the stream
+    ``batches`` (read as it trains, nothing held in memory), with progress lines. Returns {"steps", "last_mse"}."""
+    from .common import Progress
+
+    opt = keras.optimizers.Adam(learning_rate=lr)
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    opt.build(model.trainable_variables)
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.cast(model(x, training=True), tf.float32) - tf.cast(y, tf.float32)))
+            scaled = opt.scale_loss(loss)
+        opt.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    progress = Progress(what, steps, "steps", log)
+    window, last = [], float("nan")
+    for step, (x, y) in enumerate(batches.take(int(steps)), start=1):
+        window.append(train_step(x, y))
+        if progress.due(step) or step == steps:
+            last = float(tf.reduce_mean(tf.stack(window)))
+            window = []
+            progress.update(step, f"  MSE {last:.4g}")
+    return {"steps": int(steps), "last_mse": last}
+
+
+def regressor_steps(ev: dict, steps_per_epoch: int) -> int:
+    """Training steps of the AffectNet regressor: ``ev["regressor_steps"]`` when set (a cheaper run, or --smoke),
+    else the paper's ``ev["regressor_epochs"]`` (100) epochs of ``steps_per_epoch``."""
+    if ev.get("regressor_steps"):
+        return int(ev["regressor_steps"])
+    return int(ev.get("regressor_epochs", REGRESSOR_EPOCHS)) * int(steps_per_epoch)
+
+
+def train_va_regressor(size: int, ev: dict, va_data=None, seed: int = 0, log=print):
+    """The faces study's valence/arousal reader: (regressor, paper Table 1 on its held-out images, what it learnt
+    from). With ``va_data`` (an AffectNet root) paper 5.4's schedule on the AffectNet stream (:func:`affectnet_va`,
+    :func:`regressor_steps`, Adam ``ev["regressor_lr"]``), Table 1 on the whole validation split; without, the
+    built-in faces (:func:`synthetic_va`, ``ev["va_images"]`` of them, ``ev["regressor_steps"]`` steps)."""
+    from . import common
+    from .metrics import regression_report
+
+    reg = build_mobilenet_regressor(size, 3, seed=seed)
+    what = "MobileNetV2 valence/arousal regressor"
+    if va_data:
+        data = affectnet_va(va_data, size, int(ev.get("regressor_batch", REGRESSOR_BATCH)), seed, log)
+        steps = regressor_steps(ev, data.steps_per_epoch)
+        lr = float(ev.get("regressor_lr", REGRESSOR_LR))
+        if log is not None:
+            log(f"{what}: AffectNet {data.n_train} training images streamed from disk, {steps} steps of batch "
+                f"{data.batch_size} = {steps / data.steps_per_epoch:.2f} epochs, Adam {lr:g}, MSE")
+        fit_stream(reg, data.train, steps, lr, what, log)
+        fn = common.inference_fn(reg)
+        pred, truth = [], []
+        for x, y in data.validation:
+            pred.append(fn(x).numpy())
+            truth.append(y.numpy())
+        pred, truth = np.concatenate(pred), np.concatenate(truth)
+        info = {"trained_on": "AffectNet", "train_images": data.n_train, "steps": steps,
+                "epochs": steps / data.steps_per_epoch, "batch_size": data.batch_size, "learning_rate": lr,
+                "heldout": f"AffectNet validation split ({data.n_validation} images)"}
+    else:
+        tr, held = synthetic_va(size, int(ev["va_images"]), seed)
+        common.train_regressor(reg, tr["image"], tr["va"], steps=ev["regressor_steps"], batch_size=REGRESSOR_BATCH,
+                               lr=REGRESSOR_LR, seed=seed, what=what, log=log)
+        pred, truth = common.predict(reg, held["image"]), held["va"]
+        info = {"trained_on": SYNTHETIC_VA, "train_images": len(tr["image"]), "steps": int(ev["regressor_steps"]),
+                "batch_size": REGRESSOR_BATCH, "learning_rate": REGRESSOR_LR,
+                "heldout": f"{len(held['image'])} held-out synthetic faces"}
+    table1 = {dim: regression_report(truth[:, k], pred[:, k]) for k, dim in enumerate(("valence", "arousal"))}
+    return reg, table1, info
+
+
+SYNTHETIC_VA = "synthetic AffectNet-like faces"
 
 
 def evaluate_classes(model, vocabulary, dataset: str, channels: int, train: dict, held: dict, ev: dict, figures_dir,
@@ -254,25 +409,18 @@ def evaluate_classes(model, vocabulary, dataset: str, channels: int, train: dict
             "interpolation_pairs": {"source": conf["source"], "target": conf["target"]}}
 
 
-def evaluate_faces(model, vocabulary, ev: dict, figures_dir, seed: int = 0, smoke: bool = False, affectnet_dir=None,
-                   log=print) -> dict:
-    """Paper 000 sections 5.1 and 5.6 (FACES): a MobileNetV2 valence/arousal regressor (AffectNet when given)
-    reads neutral -> each emotion, and the valence/arousal targeting (Table 1, Fig. 13-14)."""
+def evaluate_faces(model, vocabulary, ev: dict, figures_dir, seed: int = 0, va_data=None, log=print) -> dict:
+    """Paper 000 sections 5.1, 5.4 and 5.6 (FACES): a MobileNetV2 valence/arousal regressor
+    (:func:`train_va_regressor`: on AffectNet at the paper's schedule when ``va_data`` is given) reads neutral ->
+    each emotion, and the valence/arousal targeting (Table 1, Fig. 13-14)."""
     from .. import conditioning
     from . import common
-    from .metrics import regression_report
 
     names = vocabulary.names
     neutral = names.index("neutral")
     emotions = [k for k in range(len(names)) if k != neutral]
     size = model.config.image_size
-    tr, held, source = va_data(affectnet_dir, size, max(ev["regressor_steps"] * 4, 2000) if not smoke else 64,
-                               seed)
-    reg = build_mobilenet_regressor(size, 3, seed=seed)
-    common.train_regressor(reg, tr["image"], tr["va"], steps=ev["regressor_steps"], batch_size=64,
-                           seed=seed, what="MobileNetV2 valence/arousal regressor", log=log)
-    pred = common.predict(reg, held["image"])
-    table1 = {dim: regression_report(held["va"][:, k], pred[:, k]) for k, dim in enumerate(("valence", "arousal"))}
+    reg, table1, info = train_va_regressor(size, ev, va_data, seed, log)
     curves = va_curves(model, reg, neutral, emotions, ev["noise_vectors"], seed=seed, names=names)
     targeting = []
     z = np.random.default_rng(seed).uniform(-1, 1, (ev["noise_vectors"], model.config.z_dim))
@@ -286,6 +434,6 @@ def evaluate_faces(model, vocabulary, ev: dict, figures_dir, seed: int = 0, smok
     save_va_figure(curves, fig / "fig14_valence_arousal.png")
     save_strips(model, [(neutral, e) for e in emotions], names, fig / "fig13_strips.png",
                   "Neutral -> each emotion (paper Fig. 13)", seed=seed)
-    return {"va_regressor": {"architecture": "MobileNetV2 (weights=None)", "trained_on": source,
-                             "steps": ev["regressor_steps"], "table1_heldout": table1},
-            "neutral_to_emotion_va": curves, "va_targeting": targeting}
+    return {"va_regressor": {"architecture": "MobileNetV2 (weights=None)", **info, "table1_heldout": table1},
+            "neutral_to_emotion_va": curves, "va_curve_noise": VA_NOISE_SETS,
+            "va_targeting": targeting}
