@@ -12,8 +12,14 @@ SPECS.md "GANmut": 7 classes in AffectNet order (0 neutral, 1 happy, 2 sad, 3 su
   before any detection, and counted), run :func:`detect.crop_folder` on exactly the remaining frames, write
   ``<out_dir>/<split>/crops.csv`` and ``summary.json``; a finished build with the same settings is reused.
 * :func:`load` -- ``crops.csv`` as unbatched dicts ``{"image": float32 [-1, 1], "expression": int32}``.
+* :func:`build_affectnet` -- AffectNet's training images of classes 0-6 through the same face detector (paper 002
+  V.D: RetinaFace, with its confidence threshold lowered to 0.1, or MTCNN on the pre-cropped images), written
+  like :func:`build`'s crops.
 * :func:`combined` -- those crops plus the AffectNet training images of classes 0-6 (paper 002 V.C: Aff-Wild2
-  "integrated with the small version of AffectNet (cropped to portray only the face)"), shuffled together.
+  "integrated with the small version of AffectNet (cropped to portray only the face)"), shuffled together; the
+  AffectNet part is :func:`build_affectnet`'s detected faces or the images cut to their annotation boxes.
+* :func:`labelled_scan`, :func:`balanced_indices` -- the separate balanced labelled set the evaluation's emotion
+  classifiers are fine-tuned on (paper 002 VI.A: AffectNet's pre-cropped images, classes balanced).
 """
 from __future__ import annotations
 
@@ -253,38 +259,205 @@ def load(csv_path, image_size=128, channels: int = 3, shuffle_files: bool = Fals
 
 
 # --------------------------------------------------------------------------------------------------------------
+# AffectNet through the face detector (paper 002 V.D)
+# --------------------------------------------------------------------------------------------------------------
+AFFECTNET_RETINAFACE_THRESHOLD = 0.1   # paper 002 V.D: lowered from the package's 0.9 to 0.4, then 0.1
+
+
+def _images_root(paths) -> Path:
+    """The deepest folder holding every one of ``paths``."""
+    folders = sorted({os.path.dirname(str(p)) for p in paths})
+    return Path(folders[0] if len(folders) == 1 else os.path.commonpath(folders))
+
+
+def build_affectnet(
+    affectnet_dir,
+    out_dir,
+    split: str = "train",
+    detector: str = "mtcnn",
+    weights=None,
+    size: int = 128,
+    margin: float = 0.2,
+    min_confidence: float = 0.0,
+    threshold: float = AFFECTNET_RETINAFACE_THRESHOLD,
+    log: Callable[[str], None] | None = print,
+    *,
+    progress_every: int = 1000,
+) -> dict:
+    """AffectNet's images of GANmut's classes 0-6 through the face detector, as paper 002 V.D prepared the
+    "Combined" set: every image as it is stored (the cropped release's pre-cropped faces, or the original
+    release's whole images; the annotation box is not used) goes to ``detector`` (``"mtcnn"``, ``"retinaface"``
+    with ``weights`` and its confidence ``threshold``, default 0.1 as the paper's final setting, or ``"none"``:
+    the largest centred square), the most confident face is cut with ``margin`` and resized to ``size``; images
+    without a face (the paper detected about half of them with RetinaFace) are skipped and counted.
+
+    Writes the crops, ``crops.csv`` (:data:`detect.CSV_COLUMNS` + ``expression``, GANmut order) and, last,
+    ``summary.json`` under ``out_dir``; a finished build with the same settings is reused (``"reused": True``).
+    Returns the summary: ``settings``, ``csv``, ``images`` (AffectNet rows of classes 0-6 with a readable image),
+    ``kept``, ``per_class``, ``skipped`` (``label``: the reader's reasons, ``detection``), ``detection_rate``,
+    ``errors``, ``detector``, ``seconds``."""
+    name = str(detector).strip().lower().replace("-", "").replace("_", "")
+    if name != NO_DETECTOR and name not in detect.DETECTORS:
+        raise ValueError(f"detector must be one of {', '.join(detect.DETECTORS + (NO_DETECTOR,))}, got "
+                         f"{detector!r}")
+    say = log or (lambda message: None)
+    dst = Path(out_dir).expanduser()
+    csv_path, summary_path = dst / detect.CROPS_CSV, dst / SUMMARY_JSON
+    settings = {"format": _FORMAT, "affectnet_dir": str(Path(affectnet_dir).expanduser().resolve()),
+                "split": str(split), "detector": name,
+                "weights": None if weights is None else str(Path(weights).expanduser().resolve()),
+                "threshold": float(threshold) if name == "retinaface" else None, "size": int(size),
+                "margin": float(margin), "min_confidence": float(min_confidence), "square": True}
+    stored = _previous(summary_path, csv_path, settings)
+    if stored is not None:
+        say(f"crops.build_affectnet: reusing the finished build in {dst} ({stored['kept']} crops, same settings; "
+            f"delete {summary_path} to rebuild)")
+        return {**stored, "reused": True}
+    if summary_path.exists():
+        summary_path.unlink()
+
+    start = time.monotonic()
+    say(f"crops.build_affectnet: scanning AffectNet {split} in {affectnet_dir} (classes 0-6)")
+    net = affectnet.scan(affectnet_dir, split, classes=range(len(VOCABULARY)), drop_invalid_va=False,
+                         check="header")
+    if not len(net):
+        raise ValueError(f"AffectNet {split} in {affectnet_dir}: no image of classes 0-6 to crop (skipped: "
+                         f"{net.summary.skipped or 'nothing'})")
+    src = _images_root(net.paths)
+    table = {Path(p).relative_to(src).as_posix(): {"expression": int(k)}
+             for p, k in zip(net.paths, net.labels["expression"])}
+    if name == NO_DETECTOR:
+        face_detector = WholeImage()
+    elif name == "retinaface":
+        face_detector = detect.make_detector(name, weights, threshold=float(threshold))
+    else:
+        face_detector = detect.make_detector(name, weights)
+    result = detect.crop_folder(src, dst, detector=face_detector, margin=margin, size=size, square=True,
+                                labels=table, label_column="expression", min_confidence=min_confidence,
+                                progress_every=progress_every, log=log, files=list(table))
+    classes, counts = np.unique(_csv_labels(csv_path), return_counts=True)
+    summary = {
+        "settings": settings,
+        "csv": str(csv_path),
+        "images_root": str(src),
+        "images": int(len(table)),
+        "kept": int(result["kept"]),
+        "per_class": {VOCABULARY.names[int(k)]: int(c) for k, c in zip(classes, counts)},
+        "skipped": {"label": dict(net.summary.skipped),
+                    "detection": {k: v for k, v in result["skipped"].items() if v}},
+        "detection_rate": round(result["kept"] / max(1, result["total"]), 4),
+        "errors": result["errors"],
+        "detector": result["detector"],
+        "seconds": {"crop": result["seconds"], "total": round(time.monotonic() - start, 3)},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    partial = summary_path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(partial, summary_path)
+    say(f"crops.build_affectnet: {summary['kept']}/{summary['images']} AffectNet images with a face "
+        f"({100 * summary['detection_rate']:.1f}%) -> {csv_path} ({summary['seconds']['total']:.1f} s)")
+    return {**summary, "reused": False}
+
+
+# --------------------------------------------------------------------------------------------------------------
 # combined
 # --------------------------------------------------------------------------------------------------------------
 SOURCES = ("affwild2", "affectnet")
+
+
+def combined_scan(affwild2_csv, affectnet_source, *, check: str = "decode") -> Scan:
+    """The :class:`pipeline.Scan` of :func:`combined` (labels ``expression`` and ``source``), before any pixel is
+    read: ``affectnet_source`` is the AffectNet root (its training images cut to their annotation boxes) or the
+    ``crops.csv`` of :func:`build_affectnet` (the detected faces)."""
+    crops = scan(affwild2_csv, check=check)
+    if Path(affectnet_source).expanduser().is_file():
+        net = scan(affectnet_source, check=check)
+    else:
+        net = affectnet.scan(affectnet_source, "train", classes=range(len(VOCABULARY)), drop_invalid_va=False,
+                             check=check)
+    summary = ReadSummary("ganmut_combined", "train", f"{crops.summary.source} + {net.summary.source}")
+    for part, name in ((crops, "Aff-Wild2 crops"), (net, "AffectNet")):
+        for reason, n in part.summary.skipped.items():
+            summary.skip(f"{name}: {reason}", count=n)
+            summary.where[f"{name}: {reason}"] = list(part.summary.where.get(reason, []))
+        for reason, n in part.summary.notes.items():
+            summary.note(f"{name}: {reason}", count=n)
+            summary.where[f"{name}: {reason}"] = list(part.summary.where.get(reason, []))
+        summary.note(f"from {name}", count=len(part))
+    paths = np.concatenate([crops.paths, net.paths]).astype(str)
+    boxes = np.concatenate([crops.boxes.reshape(-1, 4), net.boxes.reshape(-1, 4)]).astype(np.int64)
+    labels = {"expression": np.concatenate([crops.labels["expression"], net.labels["expression"]]).astype(np.int32),
+              "source": np.repeat(np.arange(2, dtype=np.int32), [len(crops), len(net)])}
+    summary.kept = int(len(paths))
+    return Scan(summary, labels, paths=paths, boxes=boxes)
 
 
 def combined(affwild2_csv, affectnet_dir, image_size=128, channels: int = 3, seed: int = 0, *,
              verbose: bool = True, check: str = "decode"):
     """Paper 002 V.C "Combined": the Aff-Wild2 crops of ``affwild2_csv`` (:func:`build`) plus the AffectNet
     training images of GANmut's classes 0-6 (contempt and the none / uncertain / no-face classes dropped and
-    counted; valence/arousal are not used, so -2 values do not drop a row), either AffectNet release
-    (:func:`affectnet.scan`; the original release is cut to its face boxes).
+    counted; valence/arousal are not used, so -2 values do not drop a row). ``affectnet_dir``: the AffectNet root,
+    either release (:func:`affectnet.scan`; the original release is cut to its face boxes, the cropped release's
+    images are used whole), or the ``crops.csv`` of :func:`build_affectnet` (the faces the detector found, paper
+    002 V.D).
 
     Returns the unbatched dicts ``{"image", "expression" (0-6, AffectNet order), "source" (0 Aff-Wild2,
     1 AffectNet)}``, the file list shuffled together every epoch (``seed``), and one :class:`pipeline.ReadSummary`
     whose skip reasons are prefixed by the source and whose notes count the examples from each source.
     """
-    crops = scan(affwild2_csv, check=check)
-    net = affectnet.scan(affectnet_dir, "train", classes=range(len(VOCABULARY)), drop_invalid_va=False,
-                         check=check)
-    summary = ReadSummary("ganmut_combined", "train", f"{crops.summary.source} + {net.summary.source}")
-    for part, label in ((crops, "Aff-Wild2 crops"), (net, "AffectNet")):
-        for reason, n in part.summary.skipped.items():
-            summary.skip(f"{label}: {reason}", count=n)
-            summary.where[f"{label}: {reason}"] = list(part.summary.where.get(reason, []))
-        for reason, n in part.summary.notes.items():
-            summary.note(f"{label}: {reason}", count=n)
-            summary.where[f"{label}: {reason}"] = list(part.summary.where.get(reason, []))
-        summary.note(f"from {label}", count=len(part))
-    paths = np.concatenate([crops.paths, net.paths]).astype(str)
-    boxes = np.concatenate([crops.boxes.reshape(-1, 4), net.boxes.reshape(-1, 4)]).astype(np.int64)
-    labels = {"expression": np.concatenate([crops.labels["expression"], net.labels["expression"]]).astype(np.int32),
-              "source": np.repeat(np.arange(2, dtype=np.int32), [len(crops), len(net)])}
-    summary.kept = int(len(paths))
-    result = Scan(summary, labels, paths=paths, boxes=boxes)
+    result = combined_scan(affwild2_csv, affectnet_dir, check=check)
     return pipeline.finish(result, image_size, channels, shuffle_files=True, seed=seed, verbose=verbose)
+
+
+def class_counts(labels, vocabulary=VOCABULARY) -> dict:
+    """{class name: count} of integer ``labels``, every class of ``vocabulary`` listed (0 when absent)."""
+    counts = np.bincount(np.asarray(labels, np.int64).reshape(-1), minlength=len(vocabulary))
+    return {vocabulary.names[k]: int(counts[k]) for k in range(len(vocabulary))}
+
+
+def crop_examples(summary: dict, n: int = 4) -> list:
+    """Up to ``n`` crops of a :func:`build` summary spread over its ``crops.csv``, each as (source frame path,
+    crop window (x0, y0, x1, y1) in frame pixels, crop path), for a figure of what the detector cut."""
+    csv_path = Path(summary["csv"])
+    table = pipeline.read_csv(csv_path, "GANmut crops", "")
+    rows = len(table.columns["path"])
+    picks = np.unique(np.linspace(0, rows - 1, min(n, rows)).astype(int)) if rows else []
+    root = Path(summary.get("frames_root", ""))
+    out = []
+    for i in picks:
+        window = tuple(int(float(table.columns[f"crop_{k}"][i])) for k in ("x0", "y0", "x1", "y1"))
+        frame, crop = root / table.columns["source"][i], csv_path.parent / table.columns["path"][i]
+        if frame.is_file() and crop.is_file():
+            out.append((str(frame), window, str(crop)))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The emotion classifiers' set (paper 002 VI.A)
+# --------------------------------------------------------------------------------------------------------------
+def labelled_scan(source, split: str = "train", *, check: str = "header") -> Scan:
+    """A labelled face set in GANmut's 7 classes: an AffectNet root (either release, :func:`affectnet.scan`,
+    classes 0-6, valence/arousal not used; ``split`` "train" or "validation") or a CSV with ``path`` and
+    ``expression`` (GANmut order, read as :func:`load`; it has no validation split: ``FileNotFoundError``).
+    ``check`` "header" by default (a file that does not decode is dropped by the tf.data guard instead)."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        if split != "train":
+            raise FileNotFoundError(f"{path} is one CSV: it has no {split} split")
+        return scan(path, check=check)
+    return affectnet.scan(path, split, classes=range(len(VOCABULARY)), drop_invalid_va=False, check=check)
+
+
+def balanced_indices(labels, total: int, seed: int = 0) -> np.ndarray:
+    """Indices of a class-balanced subset of ``labels`` (paper 002 VI.A trains its classifiers on "balanced
+    emotional categories"; how it balanced is not said, ours): every class present contributes the same number of
+    examples, the smallest class's count but at most ``total // classes``, drawn without replacement (seeded), in
+    a seeded random order."""
+    labels = np.asarray(labels).reshape(-1)
+    classes, counts = np.unique(labels, return_counts=True)
+    if not len(classes):
+        return np.zeros(0, np.int64)
+    per_class = int(min(counts.min(), max(1, int(total) // len(classes))))
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xBA1])
+    picked = np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes])
+    return rng.permutation(picked).astype(np.int64)
