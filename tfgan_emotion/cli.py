@@ -1,7 +1,8 @@
 """``tfgan-emotion``: the console entry point.
 
 Subcommands: ``train`` (a system's recipe), ``evaluate`` and ``export`` (any run directory, finished or stopped
-mid-training), ``edit``, ``report``, ``bench``, ``compare``, ``study``, ``data``.
+mid-training), ``edit``, ``report``, ``bench``, ``compare``, ``study``, ``data``, ``convert`` (networks published
+with a paper's original code -> a run directory).
 """
 from __future__ import annotations
 
@@ -88,6 +89,47 @@ def cmd_edit(args) -> int:
         print(f"tfgan-emotion edit: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_convert(args) -> int:
+    from .convert import CheckpointError
+    from .convert import ganmut
+
+    try:
+        out = ganmut.convert(args.checkpoint, args.output, parametrization=args.parametrization,
+                             image_size=args.image_size, recipe_flags=args.recipe_flags,
+                             log=lambda m: print(f"[convert] {m}", file=sys.stderr, flush=True))
+    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        print(f"tfgan-emotion convert: {e}", file=sys.stderr)
+        return 2
+    print(out)
+    return 0
+
+
+CONVERT_HELP = """\
+Load a generator the GANmut authors published (learned_generators/<model>/<iterations>-G.ckpt in their repository:
+a PyTorch state dict of their linear or gaussian 2-D model) into a ganmut_affwild2 run directory, which `edit`,
+`evaluate`, `export`, `compare`, `study` and the Python API take like a trained run.
+
+The file is read without PyTorch: a zip (PyTorch 1.6 and later) or legacy torch.save file whose pickle may name only
+collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter and the torch.<Type>Storage types;
+a file naming anything else is refused before anything in it runs. Every key must map: a missing, unexpected or
+mis-shaped key is named in the error. The instance norms' running statistics (and the linear model's unused
+axes.bias) are accepted and not used: the generator normalises each image with its own statistics, as the authors'
+notebook runs it. The original works in BGR order; the converted generator takes and returns RGB (the first and
+last convolutions' colour channels are swapped at conversion).
+
+There is no discriminator in the file: `tfgan-emotion evaluate --run DIR` trains the emotion classifiers on the
+run's data and reports F1, FED and smoothness for the converted generator (the paper's "GANmut Original" column),
+but no discriminator F1. Flags after the checkpoint that this command does not know are ganmut_affwild2 recipe
+flags stored with the run for that evaluation (e.g. --data-dir AFF_WILD2 --detector retinaface --detector-weights
+retinaface.h5 --vgg16-weights FILE); without --data-dir the evaluation uses the built-in synthetic faces.
+
+example:
+  tfgan-emotion convert ganmut learned_generators/gaus_2d/1800000-G.ckpt -o runs/original-gaussian
+  tfgan-emotion edit --run runs/original-gaussian --emotion happy --rho 0.8 --image face.jpg -o out.png
+  tfgan-emotion evaluate --run runs/original-gaussian
+"""
 
 
 def cmd_data(args) -> int:
@@ -204,6 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_arguments(st)
     st.set_defaults(func=study.main)
 
+    cv = sub.add_parser("convert", help="load published original networks (GANmut generators) into a run directory",
+                        description=CONVERT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+                        allow_abbrev=False)
+    cv.add_argument("system", choices=("ganmut",), help="whose networks: ganmut (the authors' -G.ckpt generators)")
+    cv.add_argument("checkpoint", type=Path, help="the authors' generator file, e.g. 1800000-G.ckpt")
+    cv.add_argument("--parametrization", choices=("linear", "gaussian"), help="the model the file holds (default: "
+                    "read from its keys: axes.weight = linear, mu.weight = gaussian)")
+    cv.add_argument("-o", "--output", type=Path, required=True, help="the run directory to write (new or empty)")
+    cv.add_argument("--image-size", type=int, default=128, help="input side of the converted generator (default "
+                    "128, the authors'; the network is convolutional, so it runs at other powers of two >= 32 too)")
+    cv.set_defaults(func=cmd_convert, recipe_flags=[])
+
     d = sub.add_parser("data", help="dataset tools: summary, crop")
     dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     s = dsub.add_parser("summary", help="counts per class, valence/arousal histogram, skipped files")
@@ -224,7 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "func", None) is not cmd_convert:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.recipe_flags = extra  # convert: the recipe flags stored with the run
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
