@@ -404,11 +404,14 @@ def evaluate(gan, classifier_set, held, gan_train, names, classifier_steps: int,
             save_smoothness_figure(curves, names[1:], Path(figures_dir) / f"smoothness_{name}.png",
                                    f"{name}: confidence along rho (Table IV curves)")
         progress.update(k)
-    d_real, d_fake = discriminator_inputs(gan, gan_train["image"], max_eval_faces, augment, n)
-    out["discriminator"] = {**discriminator_f1(gan, d_real, d_fake), "images": int(len(d_real) + len(d_fake)),
-                            "real_images": "the GAN's training images" + (" through the training augmentation"
-                                                                          if augment is not None else "")}
-    out["discriminator_held_out"] = discriminator_f1(gan, real[:len(fake)], fake[:len(real)])
+    if gan.discriminator is None:       # a generator converted from the authors' checkpoint, which has none
+        log("no discriminator in this run (a converted generator): no discriminator F1 (Table V)")
+    else:
+        d_real, d_fake = discriminator_inputs(gan, gan_train["image"], max_eval_faces, augment, n)
+        out["discriminator"] = {**discriminator_f1(gan, d_real, d_fake), "images": int(len(d_real) + len(d_fake)),
+                                "real_images": "the GAN's training images" + (" through the training augmentation"
+                                                                              if augment is not None else "")}
+        out["discriminator_held_out"] = discriminator_f1(gan, real[:len(fake)], fake[:len(real)])
     out["directions_degrees"] = conditioning.direction_angles(gan.unit_directions(), names[1:])
     if figures_dir is not None:
         fd = Path(figures_dir)

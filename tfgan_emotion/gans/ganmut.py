@@ -1,9 +1,10 @@
 """GANmut training (paper 002 section IV, eq. 2-9; SPECS "GANmut"; the CVPR 2021 authors' linear 2-D model, and
 their gaussian 2-D model with ``parametrization="gaussian"``, below).
 
-Linear (the paper's model, default). With x a real face of class c, t a target class (the batch's own labels permuted), rho ~ :func:`sample_rho`
-(t), z = :func:`conditioning.training_codes` (rho * direction(t) + noise, or a random angle for the batch's first
-5 samples) and the discriminator heads D_src (critic patch), D_cls (7 logits) and D_coor (2-D code):
+Linear (the paper's model, default). With x a real face of class c, t a target class (the batch's own labels
+permuted), rho ~ :func:`sample_rho` (t), z = :func:`conditioning.training_codes` (rho * direction(t) + noise, or a
+random angle for the batch's first 5 samples) and the discriminator heads D_src (critic patch), D_cls (7 logits)
+and D_coor (2-D code):
 
     L_D = -[mean D_src(x) - mean D_src(G(x, z))] + l_cls CE(c, D_cls(x)) + l_gp GP + l_info_D |D_coor(G(x, z)) - z|^2
     L_G = -mean D_src(G(x, z)) + l_cls CE(t, D_cls(G(x, z))) + l_rec |x - G(G(x, z), z_x)|_1
