@@ -211,10 +211,11 @@ def test_convert_refuses_a_used_folder_and_flags_it_cannot_honour(converted, tmp
                         (["-o", str(tmp_path / "b"), "--width", "0.5"], "--width cannot be given"),
                         (["-o", str(tmp_path / "c"), "--bogus", "1"], "--bogus 1: not a flag"),
                         (["-o", str(tmp_path / "d"), "--data-dir", str(tmp_path / "nowhere")], "nowhere"),
-                        (["-o", str(tmp_path / "e"), "--parametrization", "linear"], "--parametrization gaussian")):
+                        (["-o", str(tmp_path / "e"), "--parametrization", "linear"], "--parametrization gaussian"),
+                        (["-o", str(tmp_path / "f"), "--image-size", "100"], "power of two")):
         assert cli.main(["convert", "ganmut", str(ckpt), *argv]) == 2
         assert match in capsys.readouterr().err
-    assert not any((tmp_path / k).exists() for k in "abcde")
+    assert not any((tmp_path / k).exists() for k in "abcdef")
     with pytest.raises(SystemExit):
         cli.main(["edit", "--run", str(run_dir), "--bogus"])          # other commands still refuse unknown flags
 

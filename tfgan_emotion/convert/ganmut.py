@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -282,11 +283,11 @@ def convert(checkpoint, out_dir, parametrization: str | None = None, image_size:
     layout = inspect(state, parametrization, f"{path}")
     weights = keras_weights(state, layout)
 
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
-    from .. import paths, run, runtime, training
+    from .. import runtime
     from ..systems import get
-    from ..systems.base import UsageError, export_run
+    from ..systems.base import UsageError
 
     system = get(RECIPE)
     args = recipe_args(system, recipe_flags)
@@ -299,33 +300,47 @@ def convert(checkpoint, out_dir, parametrization: str | None = None, image_size:
         raise ValueError(str(e)) from None
     config = replace(plan.config, residual_blocks=layout.residual_blocks, n_classes=layout.n_classes,
                      discriminator=False)
-
-    import tensorflow as tf
-
     strategy, info = runtime.setup("default", "float32", args.seed, quiet=True)
     with strategy.scope():
         model = system.build(config, args, None)
     load_into(model, weights)
     iterations = _iterations(path)
-    step = iterations // config.n_critic if iterations else 0
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_run(out_dir, system, args, strategy, info, model, config, layout, path, state, iterations, log)
+    except BaseException:
+        if created:                     # a half-written run would be refused by the next attempt: remove it
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _write_run(out_dir, system, args, strategy, info, model, config, layout, path, state, iterations, log):
+    """ckpt/ (step = the original's iterations / n_critic), config.json with the conversion's facts, export/."""
+    from dataclasses import asdict
+
+    import tensorflow as tf
+
+    from .. import paths, run, training
+    from ..systems.base import export_run
+
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     store = training._CheckpointStore(tf.train.Checkpoint(model=model, step=step_var), step_var,
                                       out_dir / paths.CKPT, keep=1)
-    prefix = store.save(step)
+    prefix = store.save(iterations // config.n_critic if iterations else 0)
     synthetic = args.synthetic or not args.data_dir
     r = run.Run(system.name, out_dir.name, out_dir, args, strategy, info, {"system": system.kind, **asdict(config)},
                 _notes(layout, path, iterations, synthetic))
     r._write_config()
     cfg_path = out_dir / paths.CONFIG
     doc = json.loads(cfg_path.read_text())
+    required = expected_keys(layout)[0]
     doc["converted"] = {"from": str(path.resolve()), "sha256": _sha256(path), "format": "PyTorch state dict",
                         "parametrization": layout.parametrization, "conv_dim": layout.conv_dim,
                         "residual_blocks": layout.residual_blocks, "original_iterations": iterations,
-                        "keys_used": len(expected_keys(layout)[0]), "keys_ignored": sorted(k for k in state if k not in
-                                                                            expected_keys(layout)[0])}
+                        "keys_used": len(required), "keys_ignored": sorted(k for k in state if k not in required)}
     cfg_path.write_text(json.dumps(doc, indent=2))
     log(f"converted {path.name} ({layout.parametrization}, {layout.conv_dim} channels, {layout.residual_blocks} "
         f"residual blocks) -> {prefix}")
     export_run(system, out_dir, model, log)
-    return out_dir
