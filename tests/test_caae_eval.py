@@ -106,7 +106,7 @@ def test_edit_table_oracle_is_perfect_and_label_ignoring_edit_scores_zero(faces)
     for subset in ("all", "extreme"):
         for dim in ("valence", "arousal"):
             row = t[subset][dim]
-            assert set(row) == {"rmse", "corr", "sagr", "ccc"}
+            assert set(row) == {"rmse", "corr", "sagr", "ccc", "sagr_nonzero"}
             assert row["ccc"] == pytest.approx(1.0) and row["rmse"] == pytest.approx(0.0, abs=1e-7)
             assert row["sagr"] == 1.0
     assert [(p["valence"], p["arousal"]) for p in t["per_label"]] == caae.grid_labels()
@@ -124,6 +124,41 @@ def test_edit_table_oracle_is_perfect_and_label_ignoring_edit_scores_zero(faces)
         for dim in ("valence", "arousal"):
             assert abs(flat[subset][dim]["ccc"]) < 1e-9
             assert flat[subset][dim]["rmse"] > 0.1
+
+
+def stamp_label(x, v, a):
+    """Writes the requested (valence, arousal) into the top-left pixel, channels 0 and 1."""
+    out = np.array(x, np.float32)
+    out[:, 0, 0, 0], out[:, 0, 0, 1] = v, a
+    return out
+
+
+def test_sagr_over_nonzero_labels_and_the_report_says_how_zero_labels_count(tmp_path):
+    """Readings with the sign of every non-zero requested label, and a small real value (never exactly 0) for the
+    labels at 0: SAGR over all 49 labels is 42/49 per dimension (a requested 0 cannot sign-match), SAGR over the
+    non-zero labels 1.0; the report shows the explanation beside Table IV."""
+    import json
+
+    from tfgan_emotion import paths
+    from tfgan_emotion.report import write_report
+
+    faces = np.zeros((3, 16, 16, 3), np.float32)
+    near = {"valence": lambda x: 0.5 * x[:, 0, 0, 0] + 0.01, "arousal": lambda x: 0.5 * x[:, 0, 0, 1] - 0.01}
+    t = caae.edit_table(stamp_label, faces, near, log=None)
+    for dim in ("valence", "arousal"):
+        assert t["all"][dim]["sagr"] == pytest.approx(42 / 49)
+        assert t["all"][dim]["sagr_nonzero"] == 1.0
+        assert t["extreme"][dim]["sagr"] == t["extreme"][dim]["sagr_nonzero"] == 1.0
+    assert "42/49 = 0.857" in t["sagr_zero_labels"] and "sign(0) = 0" in t["sagr_zero_labels"]
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / paths.CONFIG).write_text(json.dumps({"recipe": "caae_affectnet", "run": "r", "config": {}}))
+    (run_dir / paths.METRICS).write_text(json.dumps({"step": 1, "table4_edits": t}))
+    md = write_report(run_dir, tmp_path / "reports").read_text()
+    table4 = md.split("### table4_edits", 1)[1].split("\n### ", 1)[0]
+    assert "sagr_nonzero" in table4
+    assert "| sagr_zero_labels |" in table4 and "SAGR over all labels is at most valence 42/49 = 0.857" in table4
 
 
 def region_edit(x, v, a):
@@ -202,6 +237,22 @@ def test_train_regressors_learn_valence_on_held_out_identities():
     assert table["valence"]["ccc"] > 0.5
     assert table["arousal"]["ccc"] > 0.5
     assert all(isinstance(val, float) for row in table.values() for val in row.values())
+
+
+def test_train_regressors_take_a_stream_from_disk():
+    """The regressors train from an unbatched tf.data stream of dicts (a reader's training split) as they do from
+    arrays; other keys of the stream are ignored."""
+    import tensorflow as tf
+
+    x, va = _uniform_faces(10, 0, 5, seed=2)
+    stream = tf.data.Dataset.from_tensor_slices({"image": x, "valence": va[:, 0], "arousal": va[:, 1],
+                                                 "z_prior": np.zeros((10, 3), np.float32)})
+    lines = []
+    regs = caae.train_regressors(stream, None, steps=2, batch_size=4, width=0.125, seed=0, log=lines.append)
+    assert regs["valence"].input_shape == (None, SIZE, SIZE, 3)
+    assert any("faces streamed from disk" in line for line in lines)
+    with pytest.raises(ValueError, match="train_va must be None"):
+        caae.train_regressors(stream, va, steps=1)
 
 
 def test_identity_preservation(tmp_path):

@@ -3,14 +3,18 @@
 Quantitative (paper IV.C.1, Tables II-IV)
     Two VGG-style regressors (:func:`build_regressor`, paper Table II), one for valence and one for arousal, are
     trained on the training faces with SGD (lr 1e-3, momentum 0.9) and a mean-absolute-error loss
-    (:func:`train_regressors`). :func:`regressor_table` scores them on held-out faces (Table III analogue).
+    (:func:`train_regressors`), from arrays in memory or streamed from disk (:class:`TrainingStream`: the whole
+    AffectNet training split); the paper gives no length or batch size, 5 epochs of batch 64 are ours.
+    :func:`regressor_table` scores them on held-out faces (Table III analogue).
     :func:`edit_table` then edits every evaluation face to every one of the 49 grid labels (the paper's 220,500
     images = 4,500 faces x 49 labels) and compares the requested labels with what the regressors read from the
     edited images: RMSE, SAGR, CCC and CORR (section IV.A) over all labels and over the four "extreme" corner labels
-    (the paper's 18,000 extreme images = 4,500 faces x 4 labels; Table IV analogue).
+    (the paper's 18,000 extreme images = 4,500 faces x 4 labels; Table IV analogue), and SAGR over the labels that
+    are not 0 (a requested 0 cannot sign-match a real-valued reading: :func:`sagr_zero_labels_note`).
 
 Qualitative (paper IV.C.2, Figs. 2-4)
-    :func:`heatmaps` and :func:`save_heatmap_sheet` draw the 7x7 sheet of difference heatmaps of Fig. 2;
+    :func:`heatmaps` and :func:`save_heatmap_sheet` draw the 7x7 sheet of difference heatmaps of Fig. 2 (paper: 200
+    frontal CelebA faces; :func:`evaluate` takes any faces and falls back to the evaluation faces);
     :func:`save_edit_grid` one face under 25 labels (Fig. 3); :func:`save_faces_grid` 25 faces under 25 labels
     (Fig. 4).
 
@@ -25,6 +29,7 @@ array-like may be returned. Every table is a plain dict of Python floats and int
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +40,7 @@ import keras
 from ..training import image_grid
 from .common import (Progress, _scaled, check_images, class_predictor, figure, index_batches, inference_fn,
                      train_classifier)
-from .metrics import regression_report
+from .metrics import regression_report, sagr_nonzero
 
 # Paper IV.C.2 and the authors' code (SPECS "CAAE", edit grid): valence and arousal each from 0.75 down to -0.75
 # in steps of 0.25; the 7 x 7 = 49 labels include the neutral label [0, 0].
@@ -47,6 +52,13 @@ NEUTRAL_LABEL = (0.0, 0.0)
 # Figs. 3 and 4 show 25 labels "in [-1, 1]^2" from high to low valence (rows) and arousal (columns); the paper
 # does not list the values, so we take the 5 x 5 grid that spans that range in steps of 0.5.
 FIG3_VALUES = (1.0, 0.5, 0.0, -0.5, -1.0)
+
+# Paper IV.C.2: "the first 200 CelebA images that show a frontal face", cut square around their centre.
+FIG2_FACES = 200
+# Paper IV.C.1 trains the regressors with SGD (lr 1e-3, momentum 0.9) on the MAE but gives neither their training
+# length nor their batch size: 5 epochs of batch 64 (ours).
+REGRESSOR_EPOCHS = 5
+REGRESSOR_BATCH = 64
 
 EditFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -191,24 +203,54 @@ def _sgd(lr: float, momentum: float, name: str):
     return opt
 
 
+def stream_batches(stream: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """Endless batches ``(images [B, H, W, C], va [B, 2])`` from an unbatched stream of dicts with ``image``,
+    ``valence`` and ``arousal`` (e.g. a dataset reader's training split, decoded from disk as it is read; other keys
+    are ignored). The stream is repeated; its own order (a reader's per-epoch file shuffle) is kept."""
+    spec = stream.element_spec
+    if not isinstance(spec, dict) or not {"image", "valence", "arousal"} <= set(spec):
+        raise ValueError("the regressors' training stream must yield dicts with 'image', 'valence' and 'arousal'")
+
+    def pair(e):
+        return (tf.cast(e["image"], tf.float32),
+                tf.stack([tf.cast(e["valence"], tf.float32), tf.cast(e["arousal"], tf.float32)]))
+
+    return (stream.map(pair, num_parallel_calls=tf.data.AUTOTUNE).repeat()
+            .batch(int(batch_size), drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+
 def train_regressors(train_images, train_va, steps: int, batch_size: int = 64, width: float = 1.0,
                      lr: float = 1e-3, momentum: float = 0.9, seed: int = 0, val=None,
                      log: Callable[[str], None] | None = print) -> dict:
     """Train the two regressors of paper IV.C.1 (Table II) and return ``{"valence": model, "arousal": model}``.
 
     Both networks have the same architecture (:func:`build_regressor`) and are trained separately - their own
-    weights and optimizer - but in one loop on the same shuffled batches, with SGD (learning rate ``lr`` = 1e-3,
-    momentum 0.9) on the mean absolute error (paper IV.C.1). ``train_images`` float32 [N, H, W, C] in [-1, 1];
-    ``train_va`` [N, 2] (valence, arousal), or a dict with those keys. ``val`` = (images, va) or None: when given,
-    :func:`regressor_table` on it is logged at the end (paper Table III). ``log`` (None = silent) receives progress
-    lines with the running MAE, speed and ETA.
+    weights and optimizer - but in one loop on the same batches, with SGD (learning rate ``lr`` = 1e-3, momentum
+    0.9) on the mean absolute error (paper IV.C.1). ``train_images`` is either float32 [N, H, W, C] in [-1, 1] held
+    in memory, with ``train_va`` [N, 2] (valence, arousal) or a dict with those keys (shuffled batches drawn from
+    the arrays), or an unbatched ``tf.data.Dataset`` of dicts with ``image``, ``valence`` and ``arousal`` with
+    ``train_va`` None: a stream read from disk as training goes (:func:`stream_batches`), so the training set need
+    not fit in memory. ``val`` = (images, va) or None: when given, :func:`regressor_table` on it is logged at the
+    end (paper Table III). ``log`` (None = silent) receives progress lines with the running MAE, speed and ETA.
     """
-    images = check_images(train_images, "train_images")
-    va = _va(train_va, len(images), "train_va")
     steps = int(steps)
     if steps < 1:
         raise ValueError(f"steps must be positive, got {steps}")
-    _, h, w, c = images.shape
+    if isinstance(train_images, tf.data.Dataset):
+        if train_va is not None:
+            raise ValueError("train_va must be None for a stream: the stream's dicts carry valence and arousal")
+        ds = stream_batches(train_images, batch_size)
+        shape = ds.element_spec[0].shape
+        if shape.rank != 4 or None in shape.as_list()[1:]:
+            raise ValueError(f"the stream's images need a static shape [H, W, C], got {shape[1:]}")
+        h, w, c = shape.as_list()[1:]
+        source = "faces streamed from disk"
+    else:
+        images = check_images(train_images, "train_images")
+        va = _va(train_va, len(images), "train_va")
+        _, h, w, c = images.shape
+        ds = index_batches(len(images), int(batch_size), seed, (images, va))
+        source = f"{len(images)} faces in memory"
     if h != w:
         raise ValueError(f"train_images must be square, got {h}x{w}")
     nets = {k: build_regressor(h, c, width, name=f"{k}_regressor", seed=seed + i)
@@ -231,9 +273,8 @@ def train_regressors(train_images, train_va, steps: int, batch_size: int = 64, w
         del tape
         return tf.stack([loss for _, loss, _ in losses])
 
-    ds = index_batches(len(images), int(batch_size), seed, (images, va))
     if log is not None:
-        log(f"regressors (paper Table II, width {width}): {len(images)} faces {h}x{w}x{c}, {steps} steps of batch "
+        log(f"regressors (paper Table II, width {width}): {source}, {h}x{w}x{c}, {steps} steps of batch "
             f"{batch_size}, SGD lr {lr} momentum {momentum}, MAE loss; "
             f"{nets['valence'].count_params():,} parameters each")
     progress = Progress("regressors", steps, "steps", log)
@@ -268,6 +309,20 @@ def regressor_table(regressors: dict, images, va, batch_size: int = 256) -> dict
 # ----------------------------------------------------------------------------------------------------------------
 # Paper Table IV: edited faces read back by the regressors
 # ----------------------------------------------------------------------------------------------------------------
+def sagr_zero_labels_note(labels=None) -> str:
+    """How the requested labels of value 0 count in Table IV's SAGR, with the ceiling they put on SAGR "all"
+    (the report shows it beside the table)."""
+    labels = grid_labels() if labels is None else _labels(labels)
+    nl = len(labels)
+    zeros = [sum(1 for lab in labels if lab[i] == 0.0) for i in range(2)]
+    caps = ", ".join(f"{dim} {nl - z}/{nl} = {(nl - z) / nl:.3f}" for dim, z in zip(("valence", "arousal"), zeros))
+    return (f"SAGR takes sign(0) = 0 as its own sign (paper IV.A.3 read literally): a requested 0 agrees only with a "
+            f"reading of exactly 0, which a real-valued regressor practically never gives. {zeros[0]} of the {nl} "
+            f"labels request valence 0 and {zeros[1]} arousal 0, so SAGR over all labels is at most {caps} even "
+            "when every other sign agrees; sagr_nonzero is SAGR over the labels whose requested value is not 0 in "
+            "that dimension.")
+
+
 def edit_table(edit_fn: EditFn, faces, regressors: dict, batch_size: int = 128, labels=None,
                log: Callable[[str], None] | None = print) -> dict:
     """Paper Table IV analogue (section IV.C.1 / IV.D.1): edit every face to every label, read the labels back.
@@ -278,9 +333,15 @@ def edit_table(edit_fn: EditFn, faces, regressors: dict, batch_size: int = 128, 
     :data:`EXTREME_LABELS` (the paper: 220,500 images of which 18,000 extreme, from 4,500 faces). Faces are
     streamed in batches of ``batch_size``, so only one batch of edited images is held at a time.
 
+    Each dimension's row holds ``rmse``, ``corr``, ``sagr`` (over all labels, as the paper defines it) and
+    ``sagr_nonzero`` (over the labels whose requested value in that dimension is not 0:
+    :func:`metrics.sagr_nonzero`). A requested 0 practically never sign-matches a regressor's reading, so on the
+    7x7 grid SAGR "all" is at most 42/49 per dimension; ``sagr_zero_labels`` says so in words for the report.
+
     Returns {"all": {"valence": {...}, "arousal": {...}}, "extreme": {...} (None when no extreme label was
-    requested), "n_images", "n_extreme", "n_faces", "n_labels", "per_label": [{"valence", "arousal",
-    "mean_valence", "mean_arousal"}]} where ``mean_*`` are the regressors' mean readings per requested label.
+    requested), "sagr_zero_labels", "n_images", "n_extreme", "n_faces", "n_labels", "per_label": [{"valence",
+    "arousal", "mean_valence", "mean_arousal"}]} where ``mean_*`` are the regressors' mean readings per requested
+    label.
     """
     faces = check_images(faces, "faces")
     labels = grid_labels() if labels is None else _labels(labels)
@@ -304,9 +365,11 @@ def edit_table(edit_fn: EditFn, faces, regressors: dict, batch_size: int = 128, 
 
     def table(mask):
         r, q = req[mask].reshape(-1, 2), read[mask].reshape(-1, 2)
-        return {"valence": regression_report(r[:, 0], q[:, 0]), "arousal": regression_report(r[:, 1], q[:, 1])}
+        return {dim: {**regression_report(r[:, i], q[:, i]), "sagr_nonzero": sagr_nonzero(r[:, i], q[:, i])}
+                for i, dim in enumerate(("valence", "arousal"))}
 
     return {"all": table(np.ones(nl, bool)), "extreme": table(extreme) if extreme.any() else None,
+            "sagr_zero_labels": sagr_zero_labels_note(labels),
             "n_images": int(n * nl), "n_extreme": int(n * extreme.sum()), "n_faces": int(n), "n_labels": int(nl),
             "per_label": [{"valence": v, "arousal": a, "mean_valence": float(read[j, :, 0].mean()),
                            "mean_arousal": float(read[j, :, 1].mean())} for j, (v, a) in enumerate(labels)]}
@@ -549,27 +612,68 @@ def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels
             "n_images": int(n * len(labels)), "n_faces": int(n)}
 
 
-def evaluate(edit_fn: EditFn, held: dict, train: dict, ev: dict, figures_dir, seed: int = 0, identity_probe=None,
-             log=print) -> dict:
+@dataclass(frozen=True)
+class TrainingStream:
+    """The regressors' training data as a stream read from disk as training goes (paper IV.C.1: the regressors are
+    trained on the hand-annotated AffectNet images, the whole training split; it does not fit in memory).
+    ``dataset``: unbatched dicts with ``image``, ``valence``, ``arousal`` (other keys ignored), finite or endless;
+    ``size``: the images in one pass over it (one epoch)."""
+
+    dataset: tf.data.Dataset
+    size: int
+
+
+def regressor_steps(ev: dict, n_images: int) -> int:
+    """The regressors' training steps: ``ev["regressor_steps"]`` when set, else :data:`REGRESSOR_EPOCHS` epochs of
+    ``n_images`` at batch :data:`REGRESSOR_BATCH` (ours: the paper gives neither)."""
+    return int(ev.get("regressor_steps") or max(1, REGRESSOR_EPOCHS * int(n_images) // REGRESSOR_BATCH))
+
+
+def evaluate(edit_fn: EditFn, held: dict, train, ev: dict, figures_dir, seed: int = 0, identity_probe=None,
+             log=print, fig2_faces=None, fig2_source: str = "") -> dict:
     """Paper 001 section IV on one run: the two Table II regressors trained on ``train`` (Table III on ``held``),
     Table IV (the first ``ev["eval_faces"]`` held-out faces edited to the 49 grid labels), Fig. 2-4 in
     ``figures_dir``; with ``identity_probe`` (synthetic faces of known identity) also identity preservation.
-    ``held``/``train``: dicts of ``image``, ``valence``, ``arousal`` (and ``identity`` in ``train`` for the probe)."""
+
+    ``held``: a dict of ``image``, ``valence``, ``arousal`` arrays. ``train``: the same held in memory (and
+    ``identity`` for the probe), or a :class:`TrainingStream` (the regressors then stream it from disk, for
+    :func:`regressor_steps` steps). ``fig2_faces``: the faces of the Fig. 2 heatmaps (paper IV.C.2: 200 frontal
+    CelebA faces), described by ``fig2_source``; None takes the first :data:`FIG2_FACES` evaluation faces instead.
+    How the regressors were trained is recorded beside Table III (``regressor_*``), the Fig. 2 faces under
+    ``fig2_heatmaps``."""
     figures_dir = Path(figures_dir)
 
     def va(d):
         return np.stack([d["valence"], d["arousal"]], -1).astype(np.float32)
 
-    steps = ev["regressor_steps"] or max(1, 5 * len(train["image"]) // 64)
-    log(f"training the two Table II regressors ({steps} steps, width x{ev['regressor_width']})")
-    regs = train_regressors(train["image"], va(train), steps=steps, width=ev["regressor_width"],
-                            lr=ev["regressor_lr"], seed=seed, log=log)
+    streamed = isinstance(train, TrainingStream)
+    n_train = train.size if streamed else len(train["image"])
+    steps = regressor_steps(ev, n_train)
+    log(f"training the two Table II regressors ({steps} steps, width x{ev['regressor_width']}, "
+        + (f"streaming {n_train} training faces from disk)" if streamed else f"{n_train} training faces in memory)"))
+    if streamed:
+        regs = train_regressors(train.dataset, None, steps=steps, batch_size=REGRESSOR_BATCH,
+                                width=ev["regressor_width"], lr=ev["regressor_lr"], seed=seed, log=log)
+    else:
+        regs = train_regressors(train["image"], va(train), steps=steps, batch_size=REGRESSOR_BATCH,
+                                width=ev["regressor_width"], lr=ev["regressor_lr"], seed=seed, log=log)
     faces = held["image"][:ev["eval_faces"]]
-    metrics = {"table3_regressors": regressor_table(regs, held["image"], va(held))}
+    metrics = {"table3_regressors": {
+        **regressor_table(regs, held["image"], va(held)), "n_faces": int(len(held["image"])),
+        "regressor_data": "streamed from disk" if streamed else "held in memory", "regressor_images": int(n_train),
+        "regressor_steps": steps, "regressor_epochs": round(steps * REGRESSOR_BATCH / max(1, n_train), 3),
+        "regressor_batch_size": REGRESSOR_BATCH, "regressor_optimizer": f"SGD lr {ev['regressor_lr']} momentum 0.9",
+        "regressor_loss": "mean absolute error", "regressor_width": ev["regressor_width"]}}
     log(f"editing {len(faces)} held-out faces to the 49 grid labels (Table IV)")
     metrics["table4_edits"] = edit_table(edit_fn, faces, regs)
     figures_dir.mkdir(parents=True, exist_ok=True)
-    save_heatmap_sheet(heatmaps(edit_fn, faces), figures_dir / "fig2_heatmaps.png")
+    if fig2_faces is None:
+        fig2_faces, fig2_source = faces[:FIG2_FACES], fig2_source or "the first evaluation faces"
+    fig2_faces = check_images(fig2_faces, "fig2_faces")
+    log(f"Fig. 2 heatmaps on {len(fig2_faces)} faces ({fig2_source})")
+    save_heatmap_sheet(heatmaps(edit_fn, fig2_faces), figures_dir / "fig2_heatmaps.png")
+    metrics["fig2_heatmaps"] = {"faces": fig2_source, "n_faces": int(len(fig2_faces)),
+                                "figure": "fig2_heatmaps.png"}
     save_edit_grid(edit_fn, faces[0], figures_dir / "fig3_edit_grid.png")
     n4 = min(25, len(held["image"]))
     save_faces_grid(edit_fn, held["image"][:n4], fig3_labels()[:n4], figures_dir / "fig4_faces_grid.png")
