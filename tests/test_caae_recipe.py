@@ -79,3 +79,123 @@ def test_real_data_without_vggface_weights_stops_clearly(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and "--vggface-weights" in err and "--identity-net random" in err
     assert "Traceback" not in err and not (tmp_path / "runs").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The paper's evaluation on real data (paper 001 IV), run in-process on a tiny AffectNet tree with stand-ins for the
+# trained networks: what the Table II regressors are trained on, which faces Fig. 2 sums, and what the run notes.
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def affectnet_tree(tmp_path_factory):
+    from tfgan_emotion.data.synthetic import write_affectnet_files
+
+    root = tmp_path_factory.mktemp("affectnet")
+    write_affectnet_files(root, 6, seed=1, frame_size=48, face_size=32, split="validation")
+    write_affectnet_files(root, 20, seed=0, frame_size=48, face_size=32, split="train")
+    return root
+
+
+def _evaluate_on_real_data(tree, tmp_path, monkeypatch, *flags):
+    """CAAESystem.evaluate on the tree at 16x16 with an identity edit; the regressor training, the heatmaps and the
+    figure files are replaced by recorders. Returns (what train_regressors received, the Fig. 2 faces, the run's
+    notes, metrics, paper items by name)."""
+    from types import SimpleNamespace
+
+    import tensorflow as tf
+    from tfgan_emotion import systems
+    from tfgan_emotion.eval import caae as E
+
+    s = systems.get("caae_affectnet")
+    args = s.parser().parse_args(["--data-dir", str(tree), "--identity-net", "none", "--image-size", "16",
+                                  "--eval-faces", "4", "--out", str(tmp_path / "runs"), *map(str, flags)])
+    s.check_files(args)
+    plan = s.plan(args)
+    data = s.load_data(args, plan, tmp_path / "run", lambda m: None)
+    s.finalize(args, plan, data)
+    assert data.arrays is None     # nothing of the training split is held in memory for the evaluation
+
+    seen, fig2 = {}, []
+
+    def train_regressors(images, va, steps, **kw):
+        seen.update(images=images, va=va, steps=steps, **kw)
+        return {"valence": lambda x: x[:, 0, 0, 0], "arousal": lambda x: x[:, 0, 0, 1]}
+
+    monkeypatch.setattr(E, "train_regressors", train_regressors)
+    monkeypatch.setattr(E, "heatmaps", lambda fn, faces, **kw: fig2.append(faces) or np.zeros((7, 7, 16, 16)))
+    for name in ("save_heatmap_sheet", "save_edit_grid", "save_faces_grid"):
+        monkeypatch.setattr(E, name, lambda *a, **k: None)
+    notes = []
+    r = SimpleNamespace(dir=tmp_path / "run", args=args, note=notes.append)
+    model = SimpleNamespace(edit=lambda x, v, a: tf.convert_to_tensor(x))
+    metrics = s.evaluate(r, model, plan, data, lambda m: None)
+    items = {row["item"]: row for row in s.coverage(args, plan, metrics)}
+    return seen, fig2, notes, metrics, items
+
+
+def test_real_data_regressors_stream_the_whole_training_split(affectnet_tree, tmp_path, monkeypatch):
+    import tensorflow as tf
+    from tfgan_emotion.data import affectnet
+    from tfgan_emotion.eval import caae as E
+
+    seen, fig2, notes, metrics, items = _evaluate_on_real_data(affectnet_tree, tmp_path, monkeypatch)
+    split = affectnet.scan(affectnet_tree, "train").labels
+    n = len(split["valence"])
+    assert n == 20
+    assert isinstance(seen["images"], tf.data.Dataset) and seen["va"] is None
+    one_pass = list(seen["images"].take(n).as_numpy_iterator())
+    assert one_pass[0]["image"].shape == (16, 16, 3)
+    np.testing.assert_allclose(sorted(e["valence"] for e in one_pass), sorted(split["valence"]))
+    assert seen["steps"] == E.regressor_steps({"regressor_steps": None}, n) and seen["lr"] == 1e-3
+    t3 = metrics["table3_regressors"]
+    assert t3["regressor_data"] == "streamed from disk" and t3["regressor_images"] == n
+    assert any(f"whole AffectNet training split streamed from disk ({n} images)" in note for note in notes)
+    assert items["Table II"]["status"] == "reproduced"
+    # Fig. 2 without --fig2-faces: the evaluation faces, noted, and an analogue of the paper's figure.
+    assert len(fig2[0]) == 4 and metrics["fig2_heatmaps"]["n_faces"] == 4
+    assert any(n.startswith("Fig. 2 heatmaps from the first 4 AffectNet validation faces") and "--fig2-faces" in n
+               for n in notes)
+    assert items["Fig. 2"]["status"] == "analogue" and "--fig2-faces" in items["Fig. 2"]["how"]
+    assert items["Table IV"]["status"] == "analogue"    # 4 faces, not 4,500
+
+
+def test_real_data_regressor_images_is_the_noted_in_memory_variant(affectnet_tree, tmp_path, monkeypatch):
+    seen, _, notes, metrics, items = _evaluate_on_real_data(affectnet_tree, tmp_path, monkeypatch,
+                                                            "--regressor-images", 8)
+    assert isinstance(seen["images"], np.ndarray) and seen["images"].shape == (8, 16, 16, 3)
+    assert metrics["table3_regressors"]["regressor_data"] == "held in memory"
+    assert any("CHEAPER VARIANT (--regressor-images 8)" in n for n in notes)
+    for item in ("Table II", "Table III", "Table IV"):
+        assert items[item]["status"] == "analogue" and "--regressor-images" in items[item]["how"]
+
+
+def test_fig2_faces_reads_the_folder(affectnet_tree, tmp_path, monkeypatch):
+    from PIL import Image
+    from tfgan_emotion.systems.base import UsageError
+    from tfgan_emotion import systems
+
+    folder = tmp_path / "frontal"
+    folder.mkdir()
+    Image.new("RGB", (40, 30), (255, 255, 255)).save(folder / "2.png")
+    Image.new("L", (20, 20), 0).save(folder / "10.jpg")
+    Image.new("RGB", (25, 25), (255, 0, 0)).save(folder / "1.jpeg")
+    (folder / "11.jpg").write_bytes(b"not an image")
+    (folder / "notes.txt").write_text("ignored")
+    _, fig2, notes, metrics, items = _evaluate_on_real_data(affectnet_tree, tmp_path, monkeypatch,
+                                                            "--fig2-faces", folder)
+    faces = fig2[0]
+    assert faces.shape == (3, 16, 16, 3)                      # resized to the run's size, grey made RGB
+    # Natural name order: 1.jpeg (red), 2.png (white), 10.jpg (black); JPEG is lossy.
+    np.testing.assert_allclose(faces[0, ..., 0], 1.0, atol=0.05)
+    np.testing.assert_allclose(faces[0, ..., 1], -1.0, atol=0.05)
+    np.testing.assert_allclose(faces[1], 1.0)
+    np.testing.assert_allclose(faces[2], -1.0, atol=0.05)
+    assert metrics["fig2_heatmaps"]["n_faces"] == 3 and "--fig2-faces" in metrics["fig2_heatmaps"]["faces"]
+    note = next(n for n in notes if n.startswith("Fig. 2 heatmaps"))
+    assert "(--fig2-faces)" in note and "3 faces where the paper used 200" in note and "1 unreadable" in note
+    assert items["Fig. 2"]["status"] == "analogue" and "3 faces (paper 200)" in items["Fig. 2"]["how"]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    s = systems.get("caae_affectnet")
+    with pytest.raises(UsageError, match="holds no images"):
+        s.check_files(s.parser().parse_args(["--fig2-faces", str(empty)]))

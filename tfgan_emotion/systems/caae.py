@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import paths, run
 from ..data import labels as L
-from .base import BenchSpec, CompareSpec, Data, Plan, StudySpec, System, UsageError
+from .base import BenchSpec, CompareSpec, Data, PaperItem, Plan, StudySpec, System, UsageError
 from .common import circumplex_va, grid_sheet, keys, to_uint8
 
 PAPER_EPOCHS = 50          # (ours) paper 001 gives no training length; 50 epochs is the original CAAE code's default
@@ -25,6 +25,7 @@ SYNTH = dict(steps=6000, image_size=48, width=0.25, identity_net="none", identit
 SMOKE = dict(steps=4, eval_faces=4, regressor_steps=4, identity_steps=4, train_images=98)
 DATA_KEYS = ("image", "valence", "arousal")
 GRID_VALUES = (0.75, 0.5, 0.25, 0.0, -0.25, -0.5, -0.75)   # paper 001's 7x7 edit grid
+FIG2_FACES = 200           # [IV.C.2] the first 200 frontal CelebA faces (eval.caae.FIG2_FACES)
 
 
 def _bench_build(size, batch, width):
@@ -59,12 +60,42 @@ class CAAESystem(System):
     batch_size = 49
     smoke_steps = SMOKE["steps"]
     weight_flags = ("vggface_weights",)
-    resumable = frozenset({"skip_eval", "regressor_images", "eval_faces", "regressor_steps", "regressor_width"})
+    resumable = frozenset({"skip_eval", "regressor_images", "eval_faces", "regressor_steps", "regressor_width",
+                           "fig2_faces"})
     endpoint_names = ("edit",)
     compare = CompareSpec("continuous", True, "plain", 49, "yes", SYNTH["image_size"], 3, 2.7)
     study = StudySpec(("edit",), "plain", any_circumplex_emotion=True, uses_intensity=True)
     bench = BenchSpec("affectnet", 96, 3, 49, 8, _bench_build, _bench_stream, "edit", _bench_evaluators)
     edit_help = "--valence V --arousal A (each in [-1, 1]), or --grid for paper 001's 7x7 sheet"
+    paper_items = (
+        PaperItem("Fig. 1", "the architecture: encoder E, generator G, discriminators D_img and D_z", "not reproduced",
+                  "a diagram, not a result; the networks it draws are built as it shows them "
+                  "(tfgan_emotion/nets/caae.py) and exported as export/*.keras"),
+        PaperItem("Table I", "agreement of two AffectNet annotators on valence and arousal (RMSE, SAGR, CCC)",
+                  "not reproduced", "quoted from AffectNet's own paper: it needs the 36,000 doubly annotated images, "
+                  "which the AffectNet release does not include"),
+        PaperItem("Table II", "the valence and arousal regressors' architecture (VGG-style, output in [-1, 1])",
+                  "reproduced", "eval/caae.py build_regressor, trained at the end of every run on the whole "
+                  "training split streamed from disk, SGD lr 1e-3 momentum 0.9, MAE; 5 epochs of batch 64 (ours: the "
+                  "paper gives neither); metrics.json table3_regressors regressor_*; --regressor-images N (cheaper "
+                  "in-memory variant), --regressor-width, --regressor-steps"),
+        PaperItem("Table III", "the regressors' accuracy on 4,500 held-out AffectNet faces (RMSE, SAGR, CCC)",
+                  "reproduced", "metrics.json table3_regressors (also CORR), on the first --eval-faces (4,500) "
+                  "AffectNet validation faces"),
+        PaperItem("Table IV", "RMSE, SAGR, CCC of the regressors' reading of 220,500 edited images (4,500 faces x "
+                  "49 labels), all and the 18,000 extreme", "reproduced",
+                  "metrics.json table4_edits: all 49 labels and the 4 extreme corners; SAGR over all labels as the "
+                  "paper defines it and sagr_nonzero without the labels at 0 (sagr_zero_labels says why); "
+                  "--eval-faces (paper 4,500)"),
+        PaperItem("Fig. 2", "difference heatmaps to the neutral edit [0, 0] for 48 labels, summed over 200 frontal "
+                  "CelebA faces", "reproduced", "figures/fig2_heatmaps.png, metrics.json fig2_heatmaps; "
+                  "--fig2-faces DIR (the faces; without it the first 200 evaluation faces, an analogue)"),
+        PaperItem("Fig. 3", "one face edited to 25 (valence, arousal) labels", "reproduced",
+                  "figures/fig3_edit_grid.png: the first evaluation face; the paper does not list the 25 labels, "
+                  "the 5x5 grid 1 .. -1 in steps of 0.5 is ours"),
+        PaperItem("Fig. 4", "25 faces, each edited to one of 25 labels", "reproduced",
+                  "figures/fig4_faces_grid.png: the first 25 evaluation faces on the same 5x5 labels"),
+    )
 
     @property
     def config_class(self):
@@ -93,13 +124,19 @@ class CAAESystem(System):
         g = p.add_argument_group("evaluation (paper IV)")
         g.add_argument("--eval-faces", type=int, help=f"held-out faces edited to each of the 49 grid labels (paper "
                        f"{PAPER_EVAL_FACES}; synthetic default {SYNTH['eval_faces']})")
-        g.add_argument("--regressor-steps", type=int, help="training steps of each Table II regressor (default: 5 "
-                       f"epochs of the regressor training images on real data, {SYNTH['regressor_steps']} on "
-                       "synthetic)")
+        g.add_argument("--regressor-steps", type=int, help="training steps of each Table II regressor (default on "
+                       "real data: 5 epochs of their training images at batch 64, ours: the paper gives neither; "
+                       f"{SYNTH['regressor_steps']} on synthetic)")
         g.add_argument("--regressor-width", type=float, help="width multiplier of the Table II regressors (paper "
                        "1.0)")
-        g.add_argument("--regressor-images", type=int, default=30000, help="training images held in memory for the "
-                       "regressors on real data (default 30000)")
+        g.add_argument("--regressor-images", type=int, metavar="N", help="cheaper variant on real data: train the "
+                       "regressors on N training images held in memory instead of the whole AffectNet training split "
+                       "streamed from disk (the paper's protocol, the default); the run's notes and report say so")
+        g.add_argument("--fig2-faces", type=Path, metavar="DIR", help="folder of frontal face images for the Fig. 2 "
+                       f"heatmaps (paper: the first {FIG2_FACES} frontal CelebA faces): the first {FIG2_FACES} "
+                       "image files in name order, centre-cropped square and resized to the run's image size "
+                       "(docs/datasets.md). Default: the first evaluation faces (AffectNet validation on real data), "
+                       "stated in the run's notes and report")
         g.add_argument("--skip-eval", action="store_true", help="train and export only")
 
     def plan(self, args) -> Plan:
@@ -141,6 +178,7 @@ class CAAESystem(System):
                   regressor_steps=args.regressor_steps or (SMOKE["regressor_steps"] if args.smoke else
                                                            shrunk.get("regressor_steps")),
                   regressor_lr=shrunk.get("regressor_lr", 1e-3),
+                  regressor_images=None if synthetic else args.regressor_images,
                   identity_steps=SMOKE["identity_steps"] if args.smoke else SYNTH["identity_steps"],
                   train_images=SMOKE["train_images"] if args.smoke else SYNTH["train_images"])
         return Plan(synthetic, cfg, ev, notes)
@@ -166,8 +204,9 @@ class CAAESystem(System):
         ds = ds.map(lambda e: {k: e[k] for k in DATA_KEYS}, num_parallel_calls=tf.data.AUTOTUNE)
         val_ds, _ = affectnet.load(args.data_dir, "validation", image_size=cfg.image_size, channels=cfg.channels)
         held = pipeline.take_arrays(val_ds, DATA_KEYS, ev["eval_faces"])
-        reg_train = pipeline.take_arrays(ds, DATA_KEYS, args.regressor_images) if not args.skip_eval else None
-        return Data(self._noise(ds, cfg, args), steps_per_epoch, held, reg_train)
+        # The Table II regressors read the training stream itself at evaluation time (see evaluate): nothing of
+        # the training split is held in memory during training.
+        return Data(self._noise(ds, cfg, args), steps_per_epoch, held, None, info={"train_images": summary.size})
 
     @staticmethod
     def _noise(ds, cfg, args):
@@ -195,27 +234,152 @@ class CAAESystem(System):
         faces = data.held["image"][:6] if data is not None and data.held is not None else None
         return CAAE(config, vggface_weights=args.vggface_weights, sample_faces=faces)
 
+    def check_files(self, args) -> None:
+        super().check_files(args)
+        folder = getattr(args, "fig2_faces", None)
+        if folder is None:
+            return
+        from ..editing import IMAGE_SUFFIXES
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UsageError(f"--fig2-faces {folder}: no such folder; give a folder of frontal face images "
+                             "(docs/datasets.md, \"Fig. 2 faces\"), or leave the flag out to draw Fig. 2 from the "
+                             "evaluation faces")
+        if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in folder.iterdir()):
+            raise UsageError(f"--fig2-faces {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); give a folder of "
+                             "frontal face images, or leave the flag out to draw Fig. 2 from the evaluation faces")
+
     def evaluate(self, r, model, plan, data, log):
         from ..eval import caae as E
 
         def edit_fn(images, valence, arousal):
             return model.edit(images, valence, arousal).numpy()
 
+        ev = plan.ev
         probe = None
         if plan.synthetic:
             from ..data import synthetic as synth
 
-            probe = synth.make_arrays("affectnet", "train", n=min(plan.ev["eval_faces"], 64),
+            probe = synth.make_arrays("affectnet", "train", n=min(ev["eval_faces"], 64),
                                       size=plan.config.image_size, seed=r.args.seed + 1)
-        train = data.arrays
-        if train is None:
-            from ..data import affectnet, pipeline
+            train = data.arrays
+        else:
+            train = self._regressor_data(r, plan, data)
+        fig2, fig2_source = self._fig2_faces(r, plan, log)
+        return E.evaluate(edit_fn, data.held, train, ev, r.dir / paths.FIGURES, seed=r.args.seed,
+                          identity_probe=probe, log=log, fig2_faces=fig2, fig2_source=fig2_source)
 
-            ds, _ = affectnet.load(r.args.data_dir, "train", image_size=plan.config.image_size,
-                                   channels=plan.config.channels, shuffle_files=True, seed=r.args.seed)
-            train = pipeline.take_arrays(ds, DATA_KEYS, r.args.regressor_images)
-        return E.evaluate(edit_fn, data.held, train, plan.ev, r.dir / paths.FIGURES, seed=r.args.seed,
-                          identity_probe=probe, log=log)
+    @staticmethod
+    def _regressor_data(r, plan, data):
+        """The Table II regressors' training data on real data, with the run note that says what it is: the whole
+        training split streamed from disk (paper IV.C.1), or N images of it held in memory (--regressor-images)."""
+        from ..eval import caae as E
+
+        ev, n_split = plan.ev, int(data.info["train_images"])
+        oversampled = " (class-oversampled, --oversample, as the CAAE trained)" if r.args.oversample else ""
+        schedule = (f"SGD lr {ev['regressor_lr']}, momentum 0.9, mean absolute error loss (paper IV.C.1); the paper "
+                    f"gives neither their training length nor their batch size: {E.REGRESSOR_EPOCHS} epochs of batch "
+                    f"{E.REGRESSOR_BATCH} by default (ours; --regressor-steps sets the length)")
+        width = (f" Their width is x{ev['regressor_width']} (--regressor-width; paper 1.0)."
+                 if ev["regressor_width"] != 1.0 else "")
+        n_mem = ev.get("regressor_images")
+        if n_mem:
+            from ..data import pipeline
+
+            train = pipeline.take_arrays(data.train, DATA_KEYS, min(int(n_mem), n_split))
+            steps = E.regressor_steps(ev, len(train["image"]))
+            r.note(f"Table II regressors: CHEAPER VARIANT (--regressor-images {n_mem}): trained on "
+                   f"{len(train['image']):,} training images held in memory, not on the whole AffectNet training "
+                   f"split ({n_split:,} images{oversampled}) streamed from disk as the paper's protocol (the default "
+                   f"without the flag); {steps:,} steps of batch {E.REGRESSOR_BATCH}; {schedule}. Tables III and IV "
+                   f"measure with these regressors.{width}")
+            return train
+        steps = E.regressor_steps(ev, n_split)
+        r.note(f"Table II regressors: trained on the whole AffectNet training split streamed from disk ({n_split:,} "
+               f"images{oversampled}), {steps:,} steps of batch {E.REGRESSOR_BATCH} = "
+               f"{steps * E.REGRESSOR_BATCH / max(1, n_split):.3g} epochs; {schedule}.{width}")
+        return E.TrainingStream(data.train, n_split)
+
+    def _fig2_faces(self, r, plan, log):
+        """(faces or None, what they are) for the Fig. 2 heatmaps, with the run note: the first 200 images of
+        --fig2-faces DIR (paper IV.C.2: 200 frontal CelebA faces), or None for the first evaluation faces."""
+        folder = getattr(r.args, "fig2_faces", None)
+        size = plan.config.image_size
+        if folder is None:
+            n = min(FIG2_FACES, plan.ev["eval_faces"])
+            where = ("synthetic evaluation faces" if plan.synthetic else
+                     "AffectNet validation faces (the evaluation faces)")
+            r.note(f"Fig. 2 heatmaps from the first {n} {where}, not the paper's {FIG2_FACES} frontal CelebA faces "
+                   "(paper IV.C.2)" + ("" if plan.synthetic else ", whose alignment (same position and size) the "
+                                       "summed heatmaps rely on; AffectNet faces vary more in pose and framing")
+                   + "; --fig2-faces DIR takes a folder of frontal faces.")
+            return None, f"the first {n} {where}"
+        from ..data.pipeline import natural_key
+        from ..editing import IMAGE_SUFFIXES, read_face
+
+        folder = Path(folder)
+        files = sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES),
+                       key=lambda f: natural_key(f.name))
+        faces, unreadable = [], []
+        for f in files:
+            if len(faces) == FIG2_FACES:
+                break
+            try:
+                faces.append(read_face(f, size, plan.config.channels))
+            except ValueError:
+                unreadable.append(f.name)
+        if not faces:
+            raise ValueError(f"--fig2-faces {folder}: none of its {len(files)} image files could be read")
+        skipped = (f" {len(unreadable)} unreadable file(s) skipped (e.g. {unreadable[0]})." if unreadable else "")
+        fewer = (f" {len(faces)} faces where the paper used {FIG2_FACES}." if len(faces) < FIG2_FACES else "")
+        r.note(f"Fig. 2 heatmaps from the first {len(faces)} of the {len(files)} images in {folder} (--fig2-faces), "
+               f"centre-cropped square and resized to {size}x{size} (paper IV.C.2: the first {FIG2_FACES} frontal "
+               f"CelebA faces, cut square around their centre).{fewer}{skipped}")
+        log(f"Fig. 2 faces: {len(faces)} images from {folder}")
+        return np.stack(faces).astype(np.float32), f"{len(faces)} images from {folder} (--fig2-faces)"
+
+    def coverage(self, args, plan, metrics):
+        """Table II-IV turn "analogue" when the regressors are the in-memory variant or narrower than the paper's,
+        Tables III/IV when fewer faces are measured, Fig. 2 when it comes from the evaluation faces, Table IV and
+        Figs. 2-4 when the CAAE itself was trained otherwise than the paper's (identity loss, size, width, label
+        concatenation)."""
+        rows = super().coverage(args, plan, metrics)
+        t3, t4, f2 = (metrics.get(k) or {} for k in ("table3_regressors", "table4_edits", "fig2_heatmaps"))
+        if plan.synthetic:
+            return [{**row, "how": row["how"] + f"; this run: {t3['regressor_images']} synthetic training faces held "
+                     "in memory"} if row["item"] == "Table II" and "regressor_images" in t3 else row for row in rows]
+        c, caae = plan.config, []
+        if c.identity_net != "vggface":
+            caae.append(f"the CAAE trained with --identity-net {c.identity_net} (paper: VGG-Face identity loss)")
+        if (c.image_size, c.width, c.identity_size) != (96, 1.0, 224):
+            caae.append(f"the CAAE at {c.image_size}x{c.image_size}, width x{c.width}, identity input "
+                        f"{c.identity_size} (paper 96, 1.0, 224)")
+        if c.label_concat != "every":
+            caae.append("the CAAE with --label-concat first (the authors' code)")
+        regs = []
+        if t3.get("regressor_data") == "held in memory":
+            regs.append(f"regressors trained on {t3.get('regressor_images')} training images held in memory "
+                        "(--regressor-images), not the whole training split streamed from disk")
+        if plan.ev["regressor_width"] != 1.0:
+            regs.append(f"regressors at width x{plan.ev['regressor_width']} (--regressor-width; paper 1.0)")
+        why = {"Table II": list(regs), "Table III": list(regs), "Table IV": regs + caae, "Fig. 2": list(caae),
+               "Fig. 3": list(caae), "Fig. 4": list(caae)}
+        if t3 and t3.get("n_faces", PAPER_EVAL_FACES) < PAPER_EVAL_FACES:
+            why["Table III"].append(f"{t3['n_faces']} validation faces (paper {PAPER_EVAL_FACES:,}; --eval-faces)")
+        if t4 and t4.get("n_faces", PAPER_EVAL_FACES) != PAPER_EVAL_FACES:
+            why["Table IV"].append(f"{t4['n_faces']} faces x 49 labels (paper {PAPER_EVAL_FACES:,}; --eval-faces)")
+        if f2 and not args.fig2_faces:
+            why["Fig. 2"].append(f"from {f2.get('faces')}, not {FIG2_FACES} frontal CelebA faces (--fig2-faces DIR)")
+        elif f2 and f2.get("n_faces", FIG2_FACES) < FIG2_FACES:
+            why["Fig. 2"].append(f"{f2['n_faces']} faces (paper {FIG2_FACES})")
+        out = []
+        for row in rows:
+            reasons = why.get(row["item"])
+            if reasons and row["status"] == "reproduced":
+                row = {**row, "status": "analogue", "how": row["how"] + "; this run: " + "; ".join(reasons)}
+            out.append(row)
+        return out
 
     def endpoints(self, model):
         from ..gans.caae import saved_model_endpoints
