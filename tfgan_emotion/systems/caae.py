@@ -131,7 +131,8 @@ class CAAESystem(System):
                        "1.0)")
         g.add_argument("--regressor-images", type=int, metavar="N", help="cheaper variant on real data: train the "
                        "regressors on N training images held in memory instead of the whole AffectNet training split "
-                       "streamed from disk (the paper's protocol, the default); the run's notes and report say so")
+                       "streamed from disk (the paper's protocol, the default; 0 also selects it, e.g. to re-evaluate "
+                       "a run that used the variant); the run's notes and report say so")
         g.add_argument("--fig2-faces", type=Path, metavar="DIR", help="folder of frontal face images for the Fig. 2 "
                        f"heatmaps (paper: the first {FIG2_FACES} frontal CelebA faces): the first {FIG2_FACES} "
                        "image files in name order, centre-cropped square and resized to the run's image size "
@@ -178,7 +179,7 @@ class CAAESystem(System):
                   regressor_steps=args.regressor_steps or (SMOKE["regressor_steps"] if args.smoke else
                                                            shrunk.get("regressor_steps")),
                   regressor_lr=shrunk.get("regressor_lr", 1e-3),
-                  regressor_images=None if synthetic else args.regressor_images,
+                  regressor_images=None if synthetic else (args.regressor_images or None),
                   identity_steps=SMOKE["identity_steps"] if args.smoke else SYNTH["identity_steps"],
                   train_images=SMOKE["train_images"] if args.smoke else SYNTH["train_images"])
         return Plan(synthetic, cfg, ev, notes)
