@@ -308,3 +308,44 @@ def test_every_paper_table_and_figure_is_listed_in_the_system_and_the_readme(nam
     for it in system.paper_items:
         assert any(f"| {it.item} |" in line and f"| {it.status} |" in line for line in lines), (
             f"README section of {name} has no table row naming '{it.item}' with status '{it.status}'")
+
+
+def test_an_evaluation_records_its_paper_items_and_notes_and_a_second_one_replaces_them(tmp_path):
+    """The evaluation's own notes (fallbacks it took) and the paper-item table go to metrics.json, not config.json:
+    a second evaluation with other settings replaces them, and the report shows the current ones."""
+    import argparse
+
+    from tfgan_emotion import runtime
+    from tfgan_emotion.systems import base
+
+    class Noting(base.System):
+        name = "noting"
+        paper_items = (base.PaperItem("Fig. 2", "heatmaps of 200 faces", "reproduced", "figures/fig2.png"),)
+
+        def evaluate(self, r, model, plan, data, log):
+            r.note(f"Fig. 2 from {r.args.faces}")
+            return {"table": {"value": 1.0}}
+
+        def coverage(self, args, plan, metrics):
+            it = self.paper_items[0]
+            return [it.row() if args.faces == "celeba" else it.row("analogue", "fallback faces")]
+
+    run_dir = tmp_path / "runs" / "r"
+    run_dir.mkdir(parents=True)
+    info = runtime.RuntimeInfo("default", 1, ["/cpu:0"])
+    plan = base.Plan(False, None, {})
+    report = tmp_path / "reports" / "noting" / "r" / "report.md"
+    for faces in ("affectnet", "celeba"):
+        args = argparse.Namespace(reports=tmp_path / "reports", faces=faces)
+        r = run.Run("noting", "r", run_dir, args, None, info, {"system": "noting"}, ["training note"])
+        r._write_config()
+        assert base._evaluate_and_report(Noting(), r, None, plan, None, {}, 5, lambda m: None) == 0
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["evaluation_notes"] == [f"Fig. 2 from {faces}"]
+        assert json.loads((run_dir / "config.json").read_text())["notes"] == ["training note"]
+        md = report.read_text()
+        assert f"Fig. 2 from {faces}" in md and "training note" in md
+    assert "Fig. 2 from affectnet" not in md
+    assert metrics["paper_items"] == [{"item": "Fig. 2", "shows": "heatmaps of 200 faces", "status": "reproduced",
+                                       "how": "figures/fig2.png"}]
+    assert "| Fig. 2 | heatmaps of 200 faces | reproduced | figures/fig2.png |" in md

@@ -322,8 +322,12 @@ def _evaluate_and_report(system, r, model, plan, data, training: dict, step: int
     metrics = dict(training)
     r.write_metrics(metrics, step)
     status = 0
-    notes_before = list(r.notes)
+    # Notes the evaluation adds (a fallback it took) belong to this evaluation: metrics.json carries them (the
+    # report shows them with config.json's notes), so a later `tfgan-emotion evaluate` replaces them instead of
+    # piling up beside them; config.json keeps the notes of training.
+    notes_before, writes = list(r.notes), r.write
     if not skip:
+        r.write = False
         try:
             metrics.update(system.evaluate(r, model, plan, data, log))
             metrics["paper_items"] = system.coverage(r.args, plan, metrics)
@@ -333,9 +337,10 @@ def _evaluate_and_report(system, r, model, plan, data, training: dict, step: int
                   f"in {r.dir / paths.EXPORT}; once the cause is fixed, resume the evaluation with:\n"
                   f"  tfgan-emotion evaluate --run {shlex.quote(str(r.dir))}", file=sys.stderr)
             status = 1
-        # Notes the evaluation added (a fallback it took): config.json has them on a training run; a reopened
-        # run leaves config.json as training wrote it, so metrics.json carries them for the report.
+        finally:
+            r.write = writes
         added = [n for n in r.notes if n not in notes_before]
+        r.notes = notes_before
         if added:
             metrics["evaluation_notes"] = added
         r.write_metrics(metrics, step)
