@@ -225,3 +225,61 @@ def test_the_cli_and_the_reader_import_without_tensorflow():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+# -- the gaussian conditional space the gaussian checkpoints load into ----------------------------------------------
+
+def test_gaussian_space_codes_distances_and_loss_are_the_originals(float32_policy):
+    from tfgan_emotion.gans.ganmut import symmetric_kl
+
+    st = T.ganmut_state("gaussian", conv_dim=CONV, blocks=1, seed=5)
+    model = _model("gaussian", blocks=1)
+    C.load_into(model, C.keras_weights(st, C.inspect(st)))
+    g = model.gaussians
+    m = np.tanh(st["mu.weight"].astype(np.float64))
+    z = np.random.default_rng(0).uniform(-1, 1, (5, 2))
+    # The original's covariance C_k = R diag(|axes_k|) R^T, inverted, as a quadratic form around each mode.
+    inv = []
+    for (a0, a1), t in zip(np.abs(st["covariance_axes.weight"]), st["covariance_angles.weight"][0]):
+        r = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+        inv.append(np.linalg.inv(r @ np.diag([a0, a1]) @ r.T))
+    v = z[:, None, :] - m[None]
+    d2 = np.einsum("bki,kij,bkj->bk", v, np.array(inv), v)
+    np.testing.assert_allclose(g.mahalanobis(z.astype(np.float32)), d2, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.code(np.array([0, 3, 3]), np.array([0.9, 0.0, 1.0])),
+                               [m[0], m[0], m[3]], atol=1e-6)            # neutral: its mode; rho 1: the class's mode
+    u = model.unit_directions()
+    np.testing.assert_allclose(u, (m[1:] - m[0]) / np.linalg.norm(m[1:] - m[0], axis=1, keepdims=True), atol=1e-6)
+    codes = model.gaussian_codes(np.full((9, 2), 0.5, np.float32)).numpy()
+    np.testing.assert_allclose(codes[:7], m, atol=1e-6)                   # the first 7 samples at the 7 modes
+    assert np.all(codes[7:] == 0.5)
+    p, q = np.random.default_rng(1).normal(size=(2, 4, 7))
+    sp, sq = (np.exp(x) / np.exp(x).sum(-1, keepdims=True) for x in (p, q))
+    expected = np.mean(np.sum(sp * np.log(sp / sq) + sq * np.log(sq / sp), -1))    # KL(p||q) + KL(q||p), batchmean
+    assert float(symmetric_kl(p, q)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.e2e
+def test_a_few_gaussian_steps_move_every_loss_and_the_gaussians(tmp_path, float32_policy):
+    import tensorflow as tf
+
+    from tfgan_emotion import training
+    from tfgan_emotion.data import synthetic as synth
+    from tfgan_emotion.gans import ganmut as GM
+
+    d = synth.make_arrays("affectnet", "train", n=32, size=SIZE, seed=0)
+    ds = GM.attach_draws(tf.data.Dataset.from_tensor_slices(
+        {"image": d["image"], "expression": np.clip(d["expression"], 0, 6).astype(np.int32)}), seed=0)
+    cfg = GM.GANmutConfig(image_size=SIZE, width=0.125, residual_blocks=2, batch_size=8, n_critic=2,
+                          parametrization="gaussian")
+    model = GM.GANmut(cfg, seed=0)
+    before = [w.numpy().copy() for w in model.gaussians.weights]
+    tc = training.TrainConfig(steps=4, batch_size=cfg.step_batch, checkpoint_every=4, sample_every=0, log_every=1,
+                              verbose=False)
+    assert training.train(model, ds, tmp_path, tc).step == 4
+    header, *rows = (tmp_path / "logs" / "losses.csv").read_text().split()
+    values = np.array([[float(v) for v in r.split(",")] for r in rows])
+    assert np.all(np.isfinite(values))
+    for name in ("d_adv", "d_cls", "d_gp", "d_info", "g_adv", "g_cls", "g_prediction", "g_rec"):
+        assert np.ptp(values[:, header.split(",").index(name)]) > 0, name
+    assert all(not np.allclose(b, w.numpy()) for b, w in zip(before, model.gaussians.weights))
