@@ -93,6 +93,7 @@ def test_classifiers_never_see_a_gan_training_image_and_table_v_reads_training_i
     assert set(out["discriminator_held_out"]) >= {"f1_real", "f1_generated", "f1_average"}
     assert out["classifier_set"] == {"images": 14, "per_class": {n: 2 for n in NAMES}}
     assert out["classifiers"]["vgg16"]["validation"]["images"] == 7
+    assert out["smoothness_inputs"] == "neutral held-out faces"
     assert (tmp_path / "fig8_emotion_distribution.png").is_file()
 
 
@@ -202,13 +203,16 @@ def test_affectnet_crops_box_keeps_the_annotation_boxes_and_says_so(tmp_path, mo
     assert (20, 20) not in fake.seen and (12, 12) in fake.seen              # only the Aff-Wild2 frames detected
     assert "affectnet_crops" not in data.info and data.info["label_distribution"]["AffectNet"]["anger"] == 1
     assert any(n.startswith("--affectnet-crops box") for n in plan.notes)
-    rows = {r["item"]: r for r in system.coverage(args, plan, {"classifier_set": data.info["classifier_set"]})}
+    rows = {r["item"]: r for r in system.coverage(args, plan, {"classifier_set": data.info["classifier_set"],
+                                                               "discriminator": {}})}
     assert rows["Table V"]["status"] == "analogue" and "--affectnet-crops box" in rows["Table V"]["how"]
     # no --classifier-data on real data: the disclosed fallback
     assert data.info["classifier_set"]["source"] == "gan_training_crops"
     assert data.arrays["classifier"] is data.arrays["gan_train"]
     notes = system.evaluation_notes(args, {"classifier_set": {**data.info["classifier_set"], "per_class": {}}})
     assert notes[0].startswith("FALLBACK: no --classifier-data")
+    assert any("no held-out face is labelled neutral" in n for n in system.evaluation_notes(
+        args, {"smoothness_inputs": "all held-out faces (none is labelled neutral)"}))
     assert rows["Table II"]["status"] == "analogue" and "no --classifier-data" in rows["Table II"]["how"]
     with pytest.raises(ValueError, match="--affectnet-crops"):
         system.plan(system.parser().parse_args(["--affectnet-crops", "box"]))
@@ -222,8 +226,8 @@ def test_coverage_follows_the_detector_the_weights_and_the_classifier_set(tmp_pa
              "--classifier-data", str(tmp_path), "--combined", str(tmp_path)]
     args = system.parser().parse_args(paper)
     plan = system.plan(args)
-    rows = {r["item"]: r["status"] for r in system.coverage(args, plan, {"classifier_set": {"source":
-                                                                                           "classifier_data"}})}
+    rows = {r["item"]: r["status"] for r in system.coverage(
+        args, plan, {"classifier_set": {"source": "classifier_data"}, "discriminator": {}})}
     assert {k: rows[k] for k in ("Table I", "Table III", "Table IV", "Table V", "Fig. 8")} == dict.fromkeys(
         ("Table I", "Table III", "Table IV", "Table V", "Fig. 8"), "reproduced")
     assert rows["Table II"] == "not reproduced" and rows["Fig. 1"] == "not reproduced"

@@ -369,13 +369,15 @@ def evaluate(gan, classifier_set, held, gan_train, names, classifier_steps: int,
     real = np.asarray(held["image"], np.float32)[pick]
     real_labels = np.asarray(held["expression"], np.int64)[pick]
     neutral = real[real_labels == 0]
+    inputs = "neutral held-out faces"
     if len(neutral) == 0:
         log("no neutral held-out face: the smoothness study uses all held-out faces as inputs")
-        neutral = real
+        neutral, inputs = real, "all held-out faces (none is labelled neutral)"
     neutral = neutral[:max(8, max_eval_faces // 4)]
     per_class = max(1, len(real) // n)
     fake, fake_labels = generated_set(gan, real[:per_class], n)
     out = {"eval_faces": int(len(real)), "generated_faces": int(len(fake)), "neutral_inputs": int(len(neutral)),
+           "smoothness_inputs": inputs,
            "classifier_input_size": int(max(classifier_size or gan.config.image_size, MIN_INPUT)),
            "classifier_set": classifier_set_info(classifier_set, n, names), "classifiers": {}}
     progress = Progress("GANmut evaluation", len(CLASSIFIERS), "classifiers", log)

@@ -474,6 +474,9 @@ class GANmutSystem(System):
                      "learning rate and, from ImageNet weights, a third of the steps on the head alone before the "
                      "last conv block is unfrozen; the classifier set balanced by drawing the same number of images "
                      "per class; discriminator F1 with the critic's score thresholded at the median.")
+        if metrics.get("smoothness_inputs", "").startswith("all"):
+            notes.append("Table IV and Fig. 9: no held-out face is labelled neutral, so the intensity edits start "
+                         "from all held-out faces (paper VI.C starts from neutral faces).")
         for name, scores in metrics.get("classifiers", {}).items():
             sm = scores.get("smoothness", {})
             if sm.get("non_rising"):
