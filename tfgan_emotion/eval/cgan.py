@@ -278,7 +278,7 @@ def affectnet_va(root, size: int, batch_size: int = REGRESSOR_BATCH, seed: int =
         raise ValueError(f"AffectNet {root}: {n} training and {n_val} validation images with a valid valence/arousal; "
                          f"the regressor needs at least one batch ({batch_size}) to train and one image to score")
     stream = train.map(va, num_parallel_calls=tf.data.AUTOTUNE).repeat().batch(batch_size, drop_remainder=True)
-    held = val.map(va, num_parallel_calls=tf.data.AUTOTUNE).batch(256)
+    held = val.map(va, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
     return AffectNetVA(str(root), stream.prefetch(tf.data.AUTOTUNE), n, n // batch_size,
                        held.prefetch(tf.data.AUTOTUNE), n_val, batch_size)
 
