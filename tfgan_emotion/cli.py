@@ -29,14 +29,32 @@ def cmd_train(args) -> int:
 
 def _eval_overrides(args) -> dict:
     """The evaluation flags given on the command line (None = keep the run's own)."""
-    flags = {}
-    for key in ("eval_faces", "classifier_steps", "regressor_steps", "regressor_width", "regressor_images",
-                "noise_vectors", "classifier_size", "vgg16_weights", "resnet50_weights", "vggface_weights",
-                "affectnet_dir", "reports"):
-        value = getattr(args, key, None)
-        if value is not None:
-            flags[key] = value
-    return flags
+    keys = {"reports"} | {dest for s in _systems().all_systems() for dest in s.eval_flags}
+    return {k: getattr(args, k) for k in sorted(keys) if getattr(args, k, None) is not None}
+
+
+def _systems():
+    from . import systems
+
+    return systems
+
+
+def add_evaluation_flags(group) -> None:
+    """Every system's evaluation flags (``System.eval_flags``), as that system's recipe defines them, each with the
+    systems that have it; the default None keeps the run's own setting."""
+    flags: dict = {}
+    for s in _systems().all_systems():
+        for a in s.parser()._actions:
+            if a.dest in s.eval_flags:
+                flags.setdefault(a.dest, (a, []))[1].append(s.name)
+    for dest, (a, names) in flags.items():
+        owners = ", ".join(dict.fromkeys(n.split("_")[0] if n.startswith("cgan_") else n for n in names))
+        kw = dict(dest=dest, default=None, help=f"{owners}: {a.help}")
+        if a.nargs == 0:
+            kw.update(action="store_const", const=a.const)
+        else:
+            kw.update(type=a.type, metavar=a.metavar, choices=a.choices)
+        group.add_argument(*a.option_strings, **kw)
 
 
 def cmd_evaluate(args) -> int:
@@ -177,17 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "the paper's evaluation, and rewrite metrics.json and the report. Works on a finished run and "
                        "on one stopped mid-training. Evaluation flags given here replace the run's own.")
     e.add_argument("--run", type=Path, required=True, help="run directory (holds config.json and ckpt/)")
-    g = e.add_argument_group("evaluation settings (each only for the systems that have it; default: the run's own)")
-    g.add_argument("--eval-faces", type=int, help="held-out faces to evaluate on")
-    g.add_argument("--classifier-steps", type=int, help="training steps of the evaluation classifier(s)")
-    g.add_argument("--regressor-steps", type=int, help="training steps of the valence/arousal regressor(s)")
-    g.add_argument("--regressor-width", type=float, help="CAAE: width of the Table II regressors")
-    g.add_argument("--regressor-images", type=int, help="CAAE: regressor training images on real data")
-    g.add_argument("--noise-vectors", type=int, help="cGAN: noise vectors per class pair")
-    g.add_argument("--classifier-size", type=int, help="GANmut: input side of the VGG16/ResNet50 classifiers")
-    g.add_argument("--vgg16-weights", type=Path, help="GANmut: VGG16 ImageNet weights file")
-    g.add_argument("--resnet50-weights", type=Path, help="GANmut: ResNet50 ImageNet weights file")
-    g.add_argument("--affectnet-dir", type=Path, help="cGAN on FACES: AffectNet root for the VA regressor")
+    g = e.add_argument_group("evaluation settings (each only for the systems named; default: the run's own)")
+    add_evaluation_flags(g)
     g.add_argument("--reports", type=Path, help="reports root (default: the run's own)")
     e.set_defaults(func=cmd_evaluate)
 

@@ -142,6 +142,7 @@ class System:
     weight_flags: tuple = ()   # flags naming weight files, checked for existence before anything starts
     data_flags: tuple = ("data_dir",)   # flags naming dataset folders, checked the same way
     resumable: frozenset = frozenset()  # flags/config fields that may change between invocations of one run
+    eval_flags: tuple = ()     # recipe flags `tfgan-emotion evaluate` (and api.evaluate) may change on a run
     endpoint_names: tuple = ()          # the SavedModel signatures
     config_class: type | None = None
     compare: CompareSpec | None = None
@@ -430,6 +431,19 @@ def reopen(run_dir, overrides: dict | None = None, purpose: str = "evaluate", lo
 def evaluate_run(run_dir, overrides: dict | None = None, log=None) -> int:
     """``tfgan-emotion evaluate --run DIR``: the paper's evaluation on the newest complete checkpoint; rewrites
     metrics.json and the report. Returns the exit status."""
+    cfg = read_run_config(run_dir)
+    from . import get
+
+    try:
+        system = get(cfg.get("recipe", ""))
+    except KeyError as e:
+        raise UsageError(f"{run_dir}: {e}") from None
+    settings = set(system.eval_flags) | {"reports"}
+    refused = [k for k in (overrides or {}) if k not in settings]
+    if refused:
+        own = ", ".join("--" + k.replace("_", "-") for k in system.eval_flags) or "none"
+        raise UsageError(f"{', '.join('--' + k.replace('_', '-') for k in refused)}: not an evaluation setting of "
+                         f"{system.name} runs (theirs: {own})")
     re, plan, data = reopen(run_dir, overrides, "evaluate", log)
     log = log or log_to_stderr(re.system.name)
     old = {}

@@ -63,6 +63,7 @@ class CAAESystem(System):
     resumable = frozenset({"skip_eval", "regressor_images", "eval_faces", "regressor_steps", "regressor_width",
                            "fig2_faces"})
     endpoint_names = ("edit",)
+    eval_flags = ("eval_faces", "regressor_steps", "regressor_width", "regressor_images", "fig2_faces")
     compare = CompareSpec("continuous", True, "plain", 49, "yes", SYNTH["image_size"], 3, 2.7)
     study = StudySpec(("edit",), "plain", any_circumplex_emotion=True, uses_intensity=True)
     bench = BenchSpec("affectnet", 96, 3, 49, 8, _bench_build, _bench_stream, "edit", _bench_evaluators)

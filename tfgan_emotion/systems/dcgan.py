@@ -59,6 +59,7 @@ class DCGANSystem(System):
     smoke_steps = SMOKE["gan_steps"]
     resumable = frozenset({"skip_eval", "eval_faces", "classifier_steps", "usage"})
     endpoint_names = ("generate", "transfer")
+    eval_flags = ("eval_faces", "classifier_steps")
     compare = CompareSpec("categorical", True, "plain", 64, "no", 48, 1, 3.9)
     study = StudySpec(("generate", "edit"), "plain")
     bench = BenchSpec("fer2013", 48, 1, 64, 7, _bench_build, _bench_stream, "transfer",
