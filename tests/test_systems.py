@@ -349,3 +349,24 @@ def test_an_evaluation_records_its_paper_items_and_notes_and_a_second_one_replac
     assert metrics["paper_items"] == [{"item": "Fig. 2", "shows": "heatmaps of 200 faces", "status": "reproduced",
                                        "how": "figures/fig2.png"}]
     assert "| Fig. 2 | heatmaps of 200 faces | reproduced | figures/fig2.png |" in md
+
+
+def test_evaluate_takes_every_systems_evaluation_flags_and_refuses_training_flags(tmp_path, capsys):
+    """Each system's eval_flags are real flags of its recipe and reach `tfgan-emotion evaluate` with the recipe's
+    types; a training flag given to evaluate is refused with the system's own list."""
+    parser = cli.build_parser()
+    evaluate = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith("evaluate"))
+    offered = {a.dest: a for a in evaluate._actions}
+    for system in systems.all_systems():
+        recipe = {a.dest: a for a in system.parser()._actions}
+        assert system.eval_flags, f"{system.name} has no evaluation settings"
+        present = [f for f in system.eval_flags if f in recipe]
+        assert present, system.name
+        for flag in present:
+            assert flag in offered and offered[flag].type is recipe[flag].type, (system.name, flag)
+    args = parser.parse_args(["evaluate", "--run", "r", "--fig2-faces", "faces", "--va-data", "affectnet"])
+    assert cli._eval_overrides(args) == {"fig2_faces": Path("faces"), "affectnet_dir": Path("affectnet")}
+    run_dir = _untrained_run("caae_affectnet", tmp_path)
+    assert cli.main(["evaluate", "--run", str(run_dir), "--classifier-steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--classifier-steps: not an evaluation setting of caae_affectnet runs" in err and "--fig2-faces" in err

@@ -48,8 +48,10 @@ def add_evaluation_flags(group) -> None:
             if a.dest in s.eval_flags:
                 flags.setdefault(a.dest, (a, []))[1].append(s.name)
     for dest, (a, names) in flags.items():
-        owners = ", ".join(dict.fromkeys(n.split("_")[0] if n.startswith("cgan_") else n for n in names))
-        kw = dict(dest=dest, default=None, help=f"{owners}: {a.help}")
+        owners = list(dict.fromkeys(n.split("_")[0] if n.startswith("cgan_") else n for n in names))
+        what = a.help if len(owners) == 1 else "what the flag means differs by system; python recipes/<name>.py " \
+            "--help says it for each"
+        kw = dict(dest=dest, default=None, help=f"{', '.join(owners)}: {what}")
         if a.nargs == 0:
             kw.update(action="store_const", const=a.const)
         else:

@@ -116,6 +116,7 @@ class CGANSystem(System):
     smoke_steps = SMOKE["steps"]
     resumable = frozenset({"skip_eval", "noise_vectors", "classifier_steps", "regressor_steps", "affectnet_dir"})
     endpoint_names = ("generate",)
+    eval_flags = ("noise_vectors", "classifier_steps", "regressor_steps", "affectnet_dir")   # those its setup has
     paper_items = tuple(item for item, _ in PAPER_ITEMS)
 
     def __init__(self, dataset: str):

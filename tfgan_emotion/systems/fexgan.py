@@ -95,6 +95,7 @@ class FExGANSystem(System):
     smoke_steps = SMOKE["steps"]
     resumable = frozenset({"skip_eval", "eval_faces", "classifier_steps"})
     endpoint_names = ("transfer", "generate")
+    eval_flags = ("eval_faces", "classifier_steps")
     compare = CompareSpec("categorical", True, "ferg", 32, "marked", SYNTH["image_size"], 3, 4.6,
                           marked_because="FExGAN's affect vector is categorical in its paper; its sweep interpolates "
                           "the condition vector (1-t) neutral + t emotion, which its decoder accepts (it was trained on "

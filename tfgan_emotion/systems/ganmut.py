@@ -79,6 +79,8 @@ class GANmutSystem(System):
                            "resnet50_weights", "total_iterations", "lr_decay_iterations", "classifier_data",
                            "classifier_images"})
     endpoint_names = ("edit", "edit_emotion")
+    eval_flags = ("eval_faces", "classifier_steps", "classifier_size", "vgg16_weights", "resnet50_weights",
+                  "classifier_data", "classifier_images")
     compare = CompareSpec("continuous", True, "plain", 80, "yes", SYNTH["image_size"], 3, 18.4)
     study = StudySpec(("edit",), "plain", uses_intensity=True)
     bench = BenchSpec("affwild2", 128, 3, 16, 7, _bench_build, _bench_stream, "edit", _bench_evaluators)
