@@ -263,27 +263,29 @@ def test_training_pairs_are_cropped_and_jittered_anew_every_epoch_with_one_windo
     else:
         assert np.mean(same) < 0.1                                        # a new window almost every time
         seen = epochs[0] + epochs[1]
-        assert not any(np.array_equal(img, images[np.flatnonzero(character == c)[0]]) for c, img in seen)
+        untouched = [np.array_equal(img, images[np.flatnonzero(character == c)[0]]) for c, img in seen]
+        assert np.mean(untouched) < 0.1                                  # only the middle one of 5 x 5 windows
         assert all(img.shape == (32, 32, 3) and -1.0 <= img.min() and img.max() <= 1.0 for _, img in seen)
 
 
-def test_crop_jitter_is_pix2pix_random_jitter_and_the_evaluation_copy_is_seeded():
+def test_crop_jitter_moves_the_window_by_pix2pix_play_without_zooming_and_the_evaluation_copy_is_seeded():
     from tfgan_emotion.data import pipeline
 
-    assert pipeline.jitter_size(256) == (286, 286) and pipeline.jitter_size(128) == (143, 143)
-    ramp = np.tile(np.linspace(-1, 1, 64, dtype=np.float32)[None, :, None], (64, 1, 3))   # x-coordinate image
+    assert pipeline.jitter_margin(256) == (15, 15) and pipeline.jitter_margin(128) == (8, 8)   # 30 of 256 px
+    ramp = np.tile(np.arange(64, dtype=np.float32)[None, :, None] / 63, (64, 1, 3))   # pixel value = x / 63
     shifts = set()
-    for k in range(40):
+    for k in range(60):
         (out,) = pipeline.crop_jitter((tf.constant(ramp),), tf.constant([3, k], tf.int64))
         out = out.numpy()
         assert out.shape == ramp.shape
-        assert np.ptp(out[0]) < np.ptp(ramp[0])                          # zoomed in 286/256 times
-        shifts.add(round(float(out[0, 0, 0]), 3))
-    assert len(shifts) > 5                                                # the window moves
+        inner = out[0, 8:-8, 0] * 63                                       # away from the mirrored margins
+        np.testing.assert_allclose(np.diff(inner), 1.0, atol=1e-5)        # one pixel per pixel: no zoom
+        shifts.add(int(round(inner[0] - 8)))
+    assert shifts == set(range(-4, 5))                                    # +-4 px at 64, the middle included
     faces = synth.make_arrays("ferg", "val", n=6, size=32, seed=0)["image"]
     a, b = pipeline.crop_jitter_arrays(faces, 1), pipeline.crop_jitter_arrays(faces, 1)
     np.testing.assert_array_equal(a, b)
-    assert a.shape == faces.shape and not np.allclose(a, faces)
+    assert a.shape == faces.shape and not np.allclose(a, faces) and a.min() >= faces.min() and a.max() <= faces.max()
 
 
 def test_the_system_applies_the_augment_flag_and_states_it():
@@ -298,10 +300,10 @@ def test_the_system_applies_the_augment_flag_and_states_it():
         assert plan.run_config["augment"] == augment
         flat = data.arrays["image"].reshape(len(data.arrays["image"]), -1)
         found = [bool((flat == ex["image"].reshape(-1)).all(1).any()) for ex in data.train.take(40).as_numpy_iterator()]
-        assert all(found) if augment == "none" else not any(found)
+        assert all(found) if augment == "none" else np.mean(found) < 0.2   # 1 of 25 windows is the middle one
         note = next(n for n in plan.notes if "crop" in n)
         assert ("--augment none" in note and "paper 4.1" in note) if augment == "none" else (
-            "32 to 36 pixels" in note and "share one window" in note and "--augment none turns it off" in note)
+            "padded by 2 px" in note and "share one window" in note and "--augment none turns it off" in note)
     assert s.parser().parse_args([]).augment == "crop-jitter"                  # the default, real or synthetic
     real = s.plan(s.parser().parse_args(["--data-dir", "FERG_DB_256"]))
     rows = {r["item"]: r for r in s.coverage(args, real, {"augment": "crop-jitter"})}

@@ -72,16 +72,17 @@ def _augment_note(augment: str, image_size: int) -> str:
         return ("--augment none: the training pairs are resized and normalised only; paper 4.1 also adds random "
                 "noise by cropping and adding jitter (the default, --augment crop-jitter), so Table 1 and Fig. 4-6 "
                 "come from a model trained without the paper's pre-processing.")
-    from ..data.pipeline import jitter_size
+    from ..data.pipeline import jitter_margin
 
-    big = jitter_size(image_size)[0]
+    m = jitter_margin(image_size)[0]
     return (f"Pre-processing (paper 4.1: resize, normalise, then 'random noise by cropping and adding jitter'; it "
-            f"gives no sizes): every training pair is enlarged from {image_size} to {big} pixels (bilinear) and cut "
-            f"back to {image_size}x{image_size} at a random offset (0-{big - image_size} px), drawn anew every epoch: "
-            "pix2pix's random jitter (286/256; ours: the paper names the operation, not its amount), without "
-            "pix2pix's mirroring (the paper names none). The source and its L1 target share one window, so the "
-            "target stays aligned with the source. Table 1 reads training and validation faces pre-processed the same "
-            "way (one seeded window each; the paper pre-processed every image before splitting); the transfer "
+            f"gives no sizes): every training pair is padded by {m} px on each side (mirrored) and cut back to "
+            f"{image_size}x{image_size} at a random offset, drawn anew every epoch, so it moves by up to {m} px either "
+            "way: the play of pix2pix's random jitter (30 of 256 px; ours: the paper names the operation, not its "
+            "amount), without its zoom (the decoder would learn to draw every face zoomed in) and without its "
+            "mirroring (the paper names none). The source and its L1 target share one window, so the target stays "
+            "aligned with the source. Table 1 reads training and validation faces pre-processed the same way (one "
+            "seeded window each; the paper pre-processed every image before splitting); the transfer "
             "accuracy and Fig. 4-6 use the faces without jitter. --augment none turns it off.")
 
 
@@ -150,9 +151,9 @@ class FExGANSystem(System):
         g.add_argument("--intensity-std", type=float, default=0.25, help="A_t(lambda) = onehot * clip(1 + std * "
                        "lambda, 1 - 2 std, 1 + 2 std), lambda ~ N(0, 1) (ours: 0.25)")
         g.add_argument("--augment", choices=AUGMENTS, default="crop-jitter", help="pre-processing of the training "
-                       "pairs: crop-jitter (paper 4.1's random crop + jitter: each pair enlarged 286/256 times and cut "
-                       "back at a random offset, one window for the source and its target; the default on real and "
-                       "synthetic data) or none (resize and normalise only)")
+                       "pairs: crop-jitter (paper 4.1's random crop + jitter: each pair cut at a random offset of up "
+                       "to 15/256 of its side either way, one window for the source and its target; the default on "
+                       "real and synthetic data) or none (resize and normalise only)")
         run.add_eval_flags(p, "evaluation (paper 4-5)", "validation faces for Table 1 and the transfer accuracy",
                            SYNTH, REAL)
 
