@@ -278,10 +278,14 @@ class GANmut(GANModel):
                 "noise_d": noise[:, :2], "noise_g": noise[:, 2:],
                 "random": conditioning.random_angle_mask(size, n_random)}
 
-    def _critic_update(self, b):
-        c = self.config
+    def _linear_codes(self, b):
+        """The critic's codes of the linear space: rho along the target's direction, some drawn at random."""
         dirs = tf.stop_gradient(tf.cast(self.directions(b["target"]), tf.float32))
-        z = conditioning.training_codes(dirs, b["rho"], b["noise_d"], b["phi_d"], b["random"])
+        return conditioning.training_codes(dirs, b["rho"], b["noise_d"], b["phi_d"], b["random"])
+
+    def _critic_update(self, b, z):
+        """One critic update on faces edited with the codes ``z`` (either parametrization)."""
+        c = self.config
         fake = tf.stop_gradient(tf.cast(self.generator([b["x"], z], training=True), tf.float32))
         with tf.GradientTape() as tape:
             src_r, cls_r, _ = self.discriminator(b["x"], training=True)
@@ -336,21 +340,6 @@ class GANmut(GANModel):
         m = tf.minimum(tf.shape(uniform)[0], self.config.n_classes)
         return tf.concat([modes[:m], tf.cast(uniform[m:], tf.float32)], axis=0)
 
-    def _gaussian_critic_update(self, b):
-        c = self.config
-        z = tf.stop_gradient(self.gaussian_codes(b["uniform_d"]))
-        fake = tf.stop_gradient(tf.cast(self.generator([b["x"], z], training=True), tf.float32))
-        with tf.GradientTape() as tape:
-            src_r, cls_r, _ = self.discriminator(b["x"], training=True)
-            src_f, _, coor_f = self.discriminator(fake, training=True)
-            adv = losses.wasserstein_critic_loss(src_r, src_f)
-            cls = tf.reduce_mean(_ce(b["label"], cls_r))
-            gp = gradient_penalty(lambda t: self.discriminator(t, training=True)[0], b["x"], fake, b["alpha"])
-            info = losses.mean_squared_error(coor_f, z)
-            loss = adv + c.lambda_cls * cls + c.lambda_gp * gp + c.lambda_info_d * info
-        self.update("d", tape, loss)
-        return {"d_loss": loss, "d_adv": adv, "d_cls": cls, "d_gp": gp, "d_info": info}
-
     def _gaussian_generator_update(self, b):
         c = self.config
         x = b["x"]
@@ -378,12 +367,12 @@ class GANmut(GANModel):
         if self.gaussian:
             for k in range(n):
                 chunk = self._gaussian_chunk(batch, k, n)
-                logs = self._gaussian_critic_update(chunk)
+                logs = self._critic_update(chunk, tf.stop_gradient(self.gaussian_codes(chunk["uniform_d"])))
             logs.update(self._gaussian_generator_update(chunk))
             return logs
         for k in range(n):
             chunk = self._chunk(batch, k, n, n_random)
-            logs = self._critic_update(chunk)
+            logs = self._critic_update(chunk, self._linear_codes(chunk))
         logs.update(self._generator_update(chunk))
         return logs
 
