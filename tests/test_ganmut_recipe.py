@@ -59,6 +59,15 @@ def test_smoke_run_end_to_end(smoke_run):
         assert s["pretrained"] is False
     d = m["discriminator"]
     assert 0 <= d["f1_real"] <= 1 and 0 <= d["f1_average"] <= 1
+    assert d["real_images"] == "the GAN's training images through the training augmentation"
+    assert {"rising", "emotions", "rule"} <= set(m["classifiers"]["vgg16"]["smoothness"])
+    # the classifiers' own set: the synthetic AffectNet-like people, balanced, never the GAN's crops
+    assert m["classifier_set"]["source"] == "synthetic" and m["classifier_set"]["images"] == 70
+    assert set(m["classifier_set"]["per_class"].values()) == {10}
+    assert any("separate SYNTHETIC AffectNet-like set" in n for n in m.get("evaluation_notes", []))
+    assert list(m["data"]["label_distribution"]) == ["Aff-Wild2"]
+    assert sum(m["data"]["label_distribution"]["Aff-Wild2"].values()) == summary["kept"]
+    assert len(m["paper_items"]) == 15 and {i["status"] for i in m["paper_items"]} <= {"analogue", "not reproduced"}
     assert set(m["directions_degrees"]) == {"happy", "sad", "surprise", "fear", "disgust", "anger"}
 
     nets = {p.stem: keras.saving.load_model(p, safe_mode=True) for p in (run_dir / "export").glob("*.keras")}
@@ -79,8 +88,9 @@ def test_smoke_run_end_to_end(smoke_run):
 
     report_dir = tmp / "reports" / "ganmut_affwild2" / "smoke-synthetic-seed0"
     md = (report_dir / "report.md").read_text()
-    for fig in ("fig9_intensity.png", "fig10_sample_sheet.png", "directions.png", "gamut.png",
-                "smoothness_vgg16.png", "smoothness_resnet50.png"):
+    for fig in ("fig6_face_crops.png", "fig8_emotion_distribution.png", "fig9_intensity.png",
+                "fig10_sample_sheet.png", "directions.png", "gamut.png", "smoothness_vgg16.png",
+                "smoothness_resnet50.png"):
         assert fig in md and (report_dir / fig).exists()
     assert "learned directions" in res.stderr and "tfgan-emotion edit --run" in res.stderr
 
