@@ -36,7 +36,8 @@ def test_smoke_run_end_to_end(smoke_run):
     assert c["system"] == "fexgan" and c["batch_size"] == 32 and c["latent"] == 128
     assert {"alpha", "alpha_reduced", "alpha_cls", "beta", "gamma", "reduce_epoch", "intensity_std"} <= set(c)
     assert any("SYNTHETIC" in n for n in cfg["notes"]) and any("Shrunk" in n for n in cfg["notes"])
-    assert c["augment"] == "crop-jitter" and any("cropping and adding jitter" in n for n in cfg["notes"])
+    # The synthetic default leaves out paper 4.1's crop + jitter (FERG-DB's default) and says so.
+    assert c["augment"] == "none" and any("--augment crop-jitter adds it" in n for n in cfg["notes"])
 
     m = json.loads((run_dir / "metrics.json").read_text())
     for split in ("train", "val"):
@@ -45,7 +46,7 @@ def test_smoke_run_end_to_end(smoke_run):
         assert all(0.0 <= t1[k] <= 1.0 for k in ("real_binary", "real_multi", "fake_binary", "fake_multi"))
     assert set(m["transfer"]["per_affect"]) == {"anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"}
     assert 0.0 <= m["character_preservation"]["share_recognised"] <= 1.0
-    assert m["augment"] == "crop-jitter"
+    assert m["augment"] == "none"
     assert {r["item"]: r["status"] for r in m["paper_items"]}["Table 1"] == "analogue"   # synthetic characters
 
     nets = {p.stem: keras.saving.load_model(p, safe_mode=True) for p in (run_dir / "export").glob("*.keras")}
@@ -126,3 +127,4 @@ def test_reads_a_ferg_db_tree(tmp_path):
     assert m["table1_discriminator"]["val"]["n"] > 0 and "character_preservation" not in m
     cfg = json.loads((run_dir / "config.json").read_text())
     assert not any("SYNTHETIC" in n for n in cfg["notes"])
+    assert cfg["config"]["augment"] == m["augment"] == "crop-jitter"          # paper 4.1 on FERG-DB
