@@ -58,7 +58,7 @@ def test_bad_arguments_are_refused(tmp_path, capsys):
     assert not list(tmp_path.rglob("bench.json"))
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_bench_one_recipe_writes_every_field(tmp_path, capsys):
     before = keras.mixed_precision.global_policy().name
     argv = ["bench", "--recipes", "cgan_fashion_mnist", "--steps", "2", "--warmup", "1", "--pipeline-batches", "2",

@@ -197,7 +197,7 @@ def _free_ports(n):
     return ports
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_multi_worker_two_processes_complete(tmp_path):
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     procs = []
@@ -225,7 +225,7 @@ def test_multi_worker_two_processes_complete(tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["runtime"]["replicas"] == 2
 
 
-@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", pytest.param("mixed_float16", marks=pytest.mark.e2e)])
 def test_mixed_precision_trains(policy, tmp_path):
     with keras_policy(policy):
         keras.utils.set_random_seed(0)

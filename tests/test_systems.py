@@ -236,7 +236,7 @@ def test_readme_python_api_example_runs_verbatim(tmp_path):
     assert (run_dir / "export" / "saved_model" / "saved_model.pb").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_train_works_from_an_installed_package_in_another_directory(tmp_path):
     """No recipes/ folder and no source checkout: the package alone (as a regular install puts it in
     site-packages) trains, exports and lists its systems."""
