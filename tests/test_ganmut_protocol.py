@@ -263,3 +263,19 @@ def test_synthetic_classifier_set_is_other_people_and_reaches_the_evaluation(tmp
     assert out["classifier_set"]["source"] == "synthetic"
     assert any("separate SYNTHETIC AffectNet-like set" in n for n in notes)
     assert any("paper 002 is silent" in n for n in notes)
+
+
+def test_a_dead_feature_layer_leaves_fed_undefined_not_zero():
+    """A classifier that learned nothing (every real face gives the same features) would score FED 0, a perfect
+    match; it is NaN with the reason instead, and the run's notes carry the reason."""
+    real, fake = faces(14, 0.0, 5), faces(14, 0.3, 6)
+    dead = tiny_classifier(7)
+    dead.get_layer("features").set_weights([np.zeros((SIZE * SIZE * 3, 4)), np.ones(4)])
+    scores = G.classifier_scores(dead, real["image"], real["expression"], fake["image"], fake["expression"])
+    assert np.isnan(scores["fed"]) and scores["fed_undefined"] == G.FED_UNDEFINED
+    alive = G.classifier_scores(tiny_classifier(7), real["image"], real["expression"], fake["image"],
+                                fake["expression"])
+    assert np.isfinite(alive["fed"]) and alive["fed"] > 0 and "fed_undefined" not in alive
+    system = systems.get("ganmut_affwild2")
+    notes = system.evaluation_notes(system.parser().parse_args([]), {"classifiers": {"vgg16": scores}})
+    assert any(n.startswith("vgg16 FED (Table III): the classifier's feature layer") for n in notes)

@@ -166,16 +166,23 @@ def generated_set(gan, faces, n_classes: int = 7) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(images), np.repeat(np.arange(n_classes), len(faces))
 
 
+FED_UNDEFINED = ("the classifier's feature layer gives the same output for every real face (it learned nothing), "
+                 "so FED, a distance between feature distributions, is undefined (NaN), not 0")
+
+
 def classifier_scores(clf, real, real_labels, fake, fake_labels, n_classes: int = 7) -> dict:
-    """Macro F1 on real and on generated faces, and FED between their ``features``."""
+    """Macro F1 on real and on generated faces, and FED between their ``features`` (NaN with ``fed_undefined``
+    when the features of the real faces do not vary: a dead feature layer would otherwise score a perfect 0)."""
     pred_real = np.argmax(_softmax(clf, real, n_classes), -1)
     pred_fake = np.argmax(_softmax(clf, fake, n_classes), -1)
+    f_real, f_fake = classifier_features(clf, real, "features"), classifier_features(clf, fake, "features")
+    constant = float(np.var(np.asarray(f_real, np.float64), axis=0).sum()) <= 1e-12
     return {"f1_real": metrics.f1(real_labels, pred_real, "macro", n_classes),
             "accuracy_real": float(np.mean(pred_real == real_labels)),
             "f1_generated": metrics.f1(fake_labels, pred_fake, "macro", n_classes),
             "accuracy_generated": float(np.mean(pred_fake == fake_labels)),
-            "fed": metrics.frechet_distance(classifier_features(clf, real, "features"),
-                                            classifier_features(clf, fake, "features"))}
+            "fed": float("nan") if constant else metrics.frechet_distance(f_real, f_fake),
+            **({"fed_undefined": FED_UNDEFINED} if constant else {})}
 
 
 def smoothness_curves(gan, clf, neutral_faces, n_classes: int = 7) -> np.ndarray:

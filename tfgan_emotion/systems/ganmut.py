@@ -480,6 +480,8 @@ class GANmutSystem(System):
             notes.append("Table IV and Fig. 9: no held-out face is labelled neutral, so the intensity edits start "
                          "from all held-out faces (paper VI.C starts from neutral faces).")
         for name, scores in metrics.get("classifiers", {}).items():
+            if scores.get("fed_undefined"):
+                notes.append(f"{name} FED (Table III): {scores['fed_undefined']}.")
             sm = scores.get("smoothness", {})
             if sm.get("non_rising"):
                 notes.append(f"{name} smoothness (Table IV): the average covers {sm['rising']} of {sm['emotions']} "
