@@ -279,3 +279,4 @@ def test_a_dead_feature_layer_leaves_fed_undefined_not_zero():
     system = systems.get("ganmut_affwild2")
     notes = system.evaluation_notes(system.parser().parse_args([]), {"classifiers": {"vgg16": scores}})
     assert any(n.startswith("vgg16 FED (Table III): the classifier's feature layer") for n in notes)
+    assert scores["classes_predicted_real"] == 1 and any("the same class" in n for n in notes)

@@ -181,6 +181,7 @@ def classifier_scores(clf, real, real_labels, fake, fake_labels, n_classes: int 
             "accuracy_real": float(np.mean(pred_real == real_labels)),
             "f1_generated": metrics.f1(fake_labels, pred_fake, "macro", n_classes),
             "accuracy_generated": float(np.mean(pred_fake == fake_labels)),
+            "classes_predicted_real": int(len(np.unique(pred_real))),
             "fed": float("nan") if constant else metrics.frechet_distance(f_real, f_fake),
             **({"fed_undefined": FED_UNDEFINED} if constant else {})}
 

@@ -482,6 +482,9 @@ class GANmutSystem(System):
         for name, scores in metrics.get("classifiers", {}).items():
             if scores.get("fed_undefined"):
                 notes.append(f"{name} FED (Table III): {scores['fed_undefined']}.")
+            if scores.get("classes_predicted_real") == 1:
+                notes.append(f"{name} gives every held-out real face the same class: it has learned no emotion, so "
+                             "its F1, FED and smoothness (Tables I-IV) measure nothing.")
             sm = scores.get("smoothness", {})
             if sm.get("non_rising"):
                 notes.append(f"{name} smoothness (Table IV): the average covers {sm['rising']} of {sm['emotions']} "
