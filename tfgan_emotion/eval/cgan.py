@@ -298,29 +298,12 @@ def fit_stream(model: keras.Model, batches: tf.data.Dataset, steps: int, lr: flo
                log=print) -> dict:
     """Adam(``lr``) on the mean squared error of ``model`` on ``steps`` batches ``(images, targets)`` of the stream
     ``batches`` (read as it trains, nothing held in memory), with progress lines. Returns {"steps", "last_mse"}."""
-    from .common import Progress
+    from .common import fit_batches
 
-    opt = keras.optimizers.Adam(learning_rate=lr)
-    if keras.mixed_precision.global_policy().name == "mixed_float16":
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    opt.build(model.trainable_variables)
+    def mse(pred, y):
+        return tf.reduce_mean(tf.square(pred - tf.cast(y, tf.float32)))
 
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(tf.cast(model(x, training=True), tf.float32) - tf.cast(y, tf.float32)))
-            scaled = opt.scale_loss(loss)
-        opt.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
-        return loss
-
-    progress = Progress(what, steps, "steps", log)
-    window, last = [], float("nan")
-    for step, (x, y) in enumerate(batches.take(int(steps)), start=1):
-        window.append(train_step(x, y))
-        if progress.due(step) or step == steps:
-            last = float(tf.reduce_mean(tf.stack(window)))
-            window = []
-            progress.update(step, f"  MSE {last:.4g}")
+    last = fit_batches(model, mse, batches, steps, lr, what, "MSE", log, report_last=True)
     return {"steps": int(steps), "last_mse": last}
 
 

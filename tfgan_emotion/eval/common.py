@@ -198,6 +198,15 @@ def train_classifier(images, labels, steps: int, batch_size: int = 64, width: fl
 def fit(model, loss_fn, images, targets, steps: int, batch_size: int, lr, seed: int, what: str,
          loss_name: str, log) -> None:
     """Adam on ``loss_fn(float32 outputs, targets)`` over shuffled batches, with progress lines."""
+    fit_batches(model, loss_fn, index_batches(len(images), int(batch_size), seed, (images, targets)), steps, lr,
+                what, loss_name, log)
+
+
+def fit_batches(model, loss_fn, batches, steps: int, lr, what: str, loss_name: str, log,
+                report_last: bool = False) -> float:
+    """Adam(``lr``) on ``loss_fn(float32 outputs, targets)`` over the first ``steps`` ``(x, y)`` batches of the
+    dataset ``batches`` (read as it trains), with progress lines (also at the last step with ``report_last``).
+    Returns the mean loss of the last reported window (NaN when none was reported)."""
     opt = keras.optimizers.Adam(learning_rate=lr)
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -212,14 +221,14 @@ def fit(model, loss_fn, images, targets, steps: int, batch_size: int, lr, seed: 
         return loss
 
     progress = Progress(what, steps, "steps", log)
-    window = []
-    for step, (x, y) in enumerate(index_batches(len(images), int(batch_size), seed, (images, targets)).take(steps),
-                                  start=1):
+    window, last = [], float("nan")
+    for step, (x, y) in enumerate(batches.take(int(steps)), start=1):
         window.append(train_step(x, y))
-        if progress.due(step):
-            loss = float(tf.reduce_mean(tf.stack(window)))
+        if progress.due(step) or (report_last and step == steps):
+            last = float(tf.reduce_mean(tf.stack(window)))
             window = []
-            progress.update(step, f"  {loss_name} {loss:.4g}")
+            progress.update(step, f"  {loss_name} {last:.4g}")
+    return last
 
 
 def class_predictor(classifier) -> Callable[[np.ndarray], np.ndarray]:
