@@ -2,7 +2,7 @@
 
 Subcommands: ``train`` (a system's recipe), ``evaluate`` and ``export`` (any run directory, finished or stopped
 mid-training), ``edit``, ``report``, ``bench``, ``compare``, ``study``, ``data``, ``convert`` (networks published
-with a paper's original code -> a run directory).
+with a paper's original code -> a run directory), ``doctor`` (what TensorFlow sees on this machine).
 """
 from __future__ import annotations
 
@@ -152,6 +152,26 @@ example:
 """
 
 
+def cmd_doctor(args) -> int:
+    import json
+
+    from . import runtime
+
+    env = runtime.environment(probe_xla=True)
+    print(json.dumps(env, indent=2) if args.json else runtime.doctor_text(env))
+    return 0
+
+
+DOCTOR_HELP = """\
+Print what decides how runs execute on this machine: the Python, TensorFlow (with the CUDA and cuDNN versions it
+was built for) and Keras versions, the NVIDIA driver, the CPU (and whether it runs bf16 natively), every device
+TensorFlow sees (GPUs with their compute capability), whether XLA compiles, what --strategy auto and --precision
+auto pick here and why, TF_CONFIG, and the git commit of this checkout. Every run records the same facts in its
+config.json ("environment") and its report. On a GPU machine a GPU missing from the devices means TensorFlow cannot
+use it: install with pip install -e ".[gpu]" and check the driver.
+"""
+
+
 def cmd_data(args) -> int:
     if args.data_command == "summary":
         from .data import pipeline
@@ -268,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--image-size", type=int, default=128, help="input side of the converted generator (default "
                     "128, the authors'; the network is convolutional, so it runs at other powers of two >= 32 too)")
     cv.set_defaults(func=cmd_convert, recipe_flags=[])
+
+    dr = sub.add_parser("doctor", help="what TensorFlow sees here: versions, CUDA, driver, devices, what auto picks",
+                        description=DOCTOR_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dr.add_argument("--json", action="store_true", help="print the facts as JSON (as config.json stores them)")
+    dr.set_defaults(func=cmd_doctor)
 
     d = sub.add_parser("data", help="dataset tools: summary, crop")
     dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND")

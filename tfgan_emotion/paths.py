@@ -2,7 +2,9 @@
 
 ``<out>/<run>/``
     ``config.json``   {"recipe", "run", "system", "config": {...resolved hyperparameters...},
-                       "runtime": {"strategy", "replicas", "devices", "precision"}, "command", "created", "notes": [...]}
+                       "runtime": {"strategy", "replicas", "devices", "precision"},
+                       "environment": {...runtime.environment(): versions, CUDA, driver, devices, commit...},
+                       "command", "created", "notes": [...]}
     ``metrics.json``  evaluation results: {"step": int, "<table name>": {row: {column: value}} or {column: value}, ...}
     ``logs/losses.csv``  one row per logged step: ``step`` then one column per loss/metric reported by train_step
     ``samples/``      image grids written during training (``step_000100.png``)

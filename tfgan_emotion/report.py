@@ -367,6 +367,25 @@ def _metrics_section(doc: _Doc, run_dir: Path, missing: list[str]) -> None:
         doc.table(["name", "value"], summary)
 
 
+def _environment_section(doc: _Doc, env) -> None:
+    """TensorFlow, Keras, CUDA, cuDNN, driver, devices and source commit from config.json's ``environment``
+    (written by runtime.environment); runs recorded before it existed get one line saying so."""
+    from .runtime import describe_build, describe_commit, describe_devices
+
+    doc.heading(3, "Environment")
+    if not isinstance(env, dict) or not env:
+        doc.para(f"{paths.CONFIG} records no environment (the run was made before runs recorded it).")
+        return
+    driver = env.get("driver") if isinstance(env.get("driver"), dict) else {}
+    rows = [["TensorFlow", f"{env.get('tensorflow', '(not recorded)')} ({describe_build(env)})"],
+            ["Keras", env.get("keras", "(not recorded)")],
+            ["Python", env.get("python", "(not recorded)")],
+            ["NVIDIA driver", driver.get("driver_version", "(not recorded)")],
+            ["devices", "; ".join(describe_devices(env))],
+            ["source commit", describe_commit(env)]]
+    doc.table(["", "value"], rows)
+
+
 def _images_section(doc: _Doc, title: str, files: list[Path], copy: _Copier, prefix: str, missing_msg: str,
                     missing: list[str]) -> None:
     doc.heading(2, title)
@@ -427,6 +446,7 @@ def write_report(run_dir: str | Path, reports_root: str | Path = paths.DEFAULT_R
     run_rows = [[k, cfg[k]] for k in ("system", "command", "created") if k in cfg]
     run_rows.append(["run directory", str(run_dir)])
     body.table(["run", "value"], run_rows)
+    _environment_section(body, cfg.get("environment"))
 
     body.heading(2, "Configuration")
     config = cfg.get("config")

@@ -97,6 +97,7 @@ class Run:
     config: dict
     notes: list = field(default_factory=list)
     write: bool = True     # False: a reopened run (evaluate / export) leaves config.json as training wrote it
+    environment: dict | None = field(default=None, repr=False)   # runtime.environment(), read on the first write
 
     def train_config(self, steps: int, **overrides):
         from .training import TrainConfig
@@ -134,8 +135,11 @@ class Run:
     def _write_config(self):
         if not self.runtime.is_chief or not self.write:
             return
+        if self.environment is None:
+            self.environment = runtime.environment()
         doc = {"recipe": self.recipe, "run": self.name, "system": self.config.get("system", self.recipe),
                "config": self.config, "args": _jsonable(vars(self.args)), "runtime": self.runtime.to_dict(),
+               "environment": self.environment,
                "command": [sys.executable] + sys.argv, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "notes": self.notes}
         paths.run_file(self.dir, paths.CONFIG).write_text(json.dumps(doc, indent=2))

@@ -54,6 +54,12 @@ def split_cpu(n: int) -> None:
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * n)
 
 
+# The longest a multi-worker collective (a step's all-reduce) waits for the other workers before it fails. It
+# bounds the wait on a worker that hangs without dying; it must exceed the longest pause of one worker between two
+# steps (the chief writing a checkpoint or a sample grid, the first step's tracing and compiling).
+COLLECTIVE_TIMEOUT_S = 600.0
+
+
 def make_strategy(name: str = "auto"):
     """Build the tf.distribute strategy named by ``--strategy``.
 
@@ -61,6 +67,11 @@ def make_strategy(name: str = "auto"):
     ``default``: the default strategy on the first device. ``mirrored``: MirroredStrategy over all GPUs, or over all
     logical CPU devices when there is no GPU. ``multi_worker``: MultiWorkerMirroredStrategy configured from the
     ``TF_CONFIG`` environment variable (cluster + task), which must be set.
+
+    Under ``multi_worker`` a worker that dies is noticed by the others within seconds (TensorFlow's coordination
+    service stops hearing its heartbeats, or its connection drops) and their collectives abort; a worker that is
+    alive but stuck is caught by the collectives' timeout, :data:`COLLECTIVE_TIMEOUT_S`. Training then stops on
+    every worker with :class:`training.WorkerLost`.
     """
     import tensorflow as tf
 
@@ -70,7 +81,8 @@ def make_strategy(name: str = "auto"):
         if "TF_CONFIG" not in os.environ:
             raise ValueError("--strategy multi_worker needs the TF_CONFIG environment variable (a JSON cluster spec "
                              "with 'worker' addresses and this process's 'task' index); see the README, 'Many workers'")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT_S)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         return tf.distribute.MirroredStrategy() if gpus else tf.distribute.get_strategy()
@@ -207,3 +219,257 @@ def setup(strategy: str = "auto", precision: str = "auto", seed: int | None = No
     if not quiet:
         print(f"[tfgan-emotion] {info.describe()}", file=sys.stderr, flush=True)
     return strat, info
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The environment: `tfgan-emotion doctor`, and config.json "environment" of every run
+# --------------------------------------------------------------------------------------------------------------------
+_DRIVER: dict | None = None
+
+
+def nvidia_driver() -> dict:
+    """``{"driver_version", "source", "gpus": [{"name", "memory_total"}]}``: from ``nvidia-smi`` when it is on the
+    PATH, else from ``/proc/driver/nvidia/version`` (no GPU list then), else ``driver_version`` "none". Asked once
+    per process; later calls return the first answer."""
+    global _DRIVER
+    if _DRIVER is None:
+        _DRIVER = _query_driver()
+    return {**_DRIVER, "gpus": [dict(g) for g in _DRIVER["gpus"]]}
+
+
+def _query_driver() -> dict:
+    import re
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run([smi, "--query-gpu=driver_version,name,memory.total", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=30)
+            rows = [[c.strip() for c in line.split(",")] for line in out.stdout.splitlines() if line.strip()]
+            rows = [r for r in rows if len(r) >= 3]
+            if out.returncode == 0 and rows:
+                return {"driver_version": rows[0][0], "source": "nvidia-smi",
+                        "gpus": [{"name": r[1], "memory_total": r[2]} for r in rows]}
+        except (OSError, subprocess.SubprocessError):
+            pass
+    try:
+        text = open("/proc/driver/nvidia/version").read()
+    except OSError:
+        text = ""
+    m = re.search(r"Kernel Module.*?\s(\d+\.\d+(?:\.\d+)?)\s", text)
+    if m:
+        return {"driver_version": m.group(1), "source": "/proc/driver/nvidia/version", "gpus": []}
+    return {"driver_version": "none", "source": "none", "gpus": []}
+
+
+def source_commit() -> dict:
+    """``{"commit", "dirty"}`` of the git checkout this package is imported from; commit "unknown" (dirty None)
+    when it is not imported from a git checkout (an installed wheel) or git cannot say."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    unknown = {"commit": "unknown", "dirty": None}
+    if not (root / ".git").exists():
+        return unknown
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=30)
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return unknown
+    if head.returncode != 0 or not head.stdout.strip():
+        return unknown
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+
+
+def _cpu_model() -> str:
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _guard(fn):
+    """``fn()``, or ``{"error": ...}`` when it raises: one fact that cannot be read must not hide the others."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
+def physical_devices() -> list[dict]:
+    """Every physical device TensorFlow sees: ``{"name", "type"}``, GPUs with ``device_name`` and
+    ``compute_capability`` ("9.0"). Creates no TensorFlow runtime (no GPU memory is taken)."""
+    import tensorflow as tf
+
+    out = []
+    for d in tf.config.list_physical_devices():
+        entry = {"name": d.name.replace("/physical_device:", ""), "type": d.device_type}
+        if d.device_type == "GPU":
+            details = tf.config.experimental.get_device_details(d)
+            entry["device_name"] = details.get("device_name", "")
+            cc = details.get("compute_capability")
+            entry["compute_capability"] = f"{cc[0]}.{cc[1]}" if cc else None
+        out.append(entry)
+    return out
+
+
+def auto_strategy(devices: list[dict]) -> dict:
+    """What ``--strategy auto`` picks with these devices, and why (the rule of :func:`make_strategy`)."""
+    gpus = [d for d in devices if d.get("type") == "GPU"]
+    if gpus:
+        return {"strategy": "MirroredStrategy", "replicas": len(gpus),
+                "reason": f"{len(gpus)} GPU(s) visible: one replica on each, gradients all-reduced"}
+    return {"strategy": "default", "replicas": 1, "reason": "no GPU visible, so one device, the CPU"}
+
+
+def xla_probe() -> dict:
+    """Compile and run a two-op function with XLA (``jit_compile=True``) on the default device. Creates the
+    TensorFlow runtime (on a GPU: takes GPU memory), so only ``doctor`` calls it."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def f(x):
+        return x * 2.0 + 1.0
+
+    value = float(f(tf.constant([1.0]))[0])
+    if value != 3.0:
+        return {"works": False, "error": f"the compiled function returned {value}, not 3.0"}
+    return {"works": True}
+
+
+def environment(probe_xla: bool = False) -> dict:
+    """The facts that decide how a run executes: Python, TensorFlow (and its CUDA/cuDNN build), Keras, the NVIDIA
+    driver, the CPU, the physical devices, what ``--strategy auto`` and ``--precision auto`` pick here and why,
+    XLA, the git commit of this checkout, ``TF_CONFIG`` and ``CUDA_VISIBLE_DEVICES``. Each part that cannot be read
+    holds ``{"error": ...}`` instead. ``probe_xla`` also compiles a tiny function with XLA (see
+    :func:`xla_probe`). ``nvidia-smi`` runs at most once per process."""
+    import platform
+
+    import keras
+    import tensorflow as tf
+
+    def build():
+        info = tf.sysconfig.get_build_info()
+        return {"is_cuda_build": bool(info.get("is_cuda_build", False)),
+                "cuda_version": info.get("cuda_version") or None, "cudnn_version": info.get("cudnn_version") or None,
+                "is_rocm_build": bool(info.get("is_rocm_build", False)),
+                "cuda_compute_capabilities": list(info.get("cuda_compute_capabilities") or [])}
+
+    def precision():
+        policy, reason = resolve_precision("auto")
+        return {"policy": policy, "reason": reason.removeprefix("auto: ")}
+
+    def cluster():
+        if not os.environ.get("TF_CONFIG"):
+            return None
+        workers, task = tf_config_task()
+        return {"workers": workers, "task_index": task}
+
+    devices = _guard(physical_devices)
+    xla = {"built": bool(_guard(tf.test.is_built_with_xla) is True)}
+    if probe_xla:
+        xla.update(_guard(xla_probe))
+        if "error" in xla:
+            xla["works"] = False
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "build": _guard(build),
+        "driver": _guard(nvidia_driver),
+        "cpu": _guard(lambda: {"model": _cpu_model(), "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16()}),
+        "devices": devices,
+        "auto_strategy": auto_strategy(devices) if isinstance(devices, list) else devices,
+        "auto_precision": _guard(precision),
+        "xla": xla,
+        "source": _guard(source_commit),
+        "tf_config": _guard(cluster),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+
+
+def _device_line(d: dict) -> str:
+    if d.get("type") == "GPU":
+        cc = d.get("compute_capability")
+        return f"{d['name']} {d.get('device_name') or ''}".strip() + (f" (compute capability {cc})" if cc else "")
+    return d.get("name", "?")
+
+
+def describe_build(env: dict) -> str:
+    """"CUDA build, CUDA 12.5.1, cuDNN 9" or "CPU-only build" from :func:`environment`'s ``build``."""
+    b = env.get("build")
+    if not isinstance(b, dict):
+        return "build not recorded"
+    if "error" in b:
+        return f"build info unreadable ({b['error']})"
+    if b.get("is_cuda_build"):
+        return f"CUDA build, CUDA {b.get('cuda_version') or '?'}, cuDNN {b.get('cudnn_version') or '?'}"
+    return "ROCm build" if b.get("is_rocm_build") else "CPU-only build"
+
+
+def describe_devices(env: dict) -> list[str]:
+    devices = env.get("devices")
+    if not isinstance(devices, list):
+        error = devices.get("error") if isinstance(devices, dict) else None
+        return [f"unreadable ({error})" if error else "not recorded"]
+    return [_device_line(d) for d in devices if isinstance(d, dict)] or ["none"]
+
+
+def describe_commit(env: dict) -> str:
+    s = env.get("source") if isinstance(env.get("source"), dict) else {}
+    commit = s.get("commit", "unknown")
+    if commit == "unknown" or "error" in s:
+        return "unknown (not a git checkout)"
+    return commit + {True: " (with uncommitted changes)", False: " (clean)"}.get(s.get("dirty"), "")
+
+
+def doctor_text(env: dict) -> str:
+    """:func:`environment` as the lines ``tfgan-emotion doctor`` prints."""
+    drv = env.get("driver") or {}
+    driver = drv.get("driver_version", "none") if "error" not in drv else f"unreadable ({drv['error']})"
+    if drv.get("source") not in (None, "none", "nvidia-smi"):
+        driver += f" (from {drv['source']})"
+    cpu = env.get("cpu") or {}
+    cpu_line = (f"{cpu.get('model', '?')}, {cpu.get('cores', '?')} cores, native bf16: "
+                f"{'yes' if cpu.get('native_bf16') else 'no'}") if "error" not in cpu else cpu["error"]
+    xla = env.get("xla") or {}
+    xla_line = "built in" if xla.get("built") else "not built in"
+    if "works" in xla:
+        xla_line += "; a test function compiled and ran" if xla["works"] else \
+            f"; a test function failed to compile or run ({xla.get('error', '?')})"
+    st, pr = env.get("auto_strategy") or {}, env.get("auto_precision") or {}
+    tfc = env.get("tf_config")
+    if tfc is None:
+        cluster = "not set (one machine)"
+    elif "error" in tfc:
+        cluster = f"invalid: {tfc['error']}"
+    else:
+        cluster = f"{tfc['workers']} worker(s), this is task {tfc['task_index']}"
+    rows = [("Python", f"{env.get('python', '?')} ({env.get('platform', '?')})"),
+            ("TensorFlow", f"{env.get('tensorflow', '?')} ({describe_build(env)})"),
+            ("Keras", env.get("keras", "?")),
+            ("NVIDIA driver", driver)]
+    rows += [("GPU (nvidia-smi)", f"{g['name']}, {g['memory_total']}") for g in drv.get("gpus", [])]
+    rows += [("CPU", cpu_line)]
+    rows += [("devices" if i == 0 else "", line) for i, line in enumerate(describe_devices(env))]
+    if env.get("cuda_visible_devices") is not None:
+        rows.append(("CUDA_VISIBLE_DEVICES", env["cuda_visible_devices"]))
+    rows += [("XLA", xla_line),
+             ("--strategy auto", f"{st.get('strategy', '?')} ({st.get('reason', st.get('error', '?'))})"),
+             ("--precision auto", f"{pr.get('policy', '?')} ({pr.get('reason', pr.get('error', '?'))})"),
+             ("TF_CONFIG", cluster),
+             ("source", describe_commit(env))]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

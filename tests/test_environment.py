@@ -1,0 +1,117 @@
+"""`tfgan-emotion doctor`, the environment every run records in config.json, and its section of the report."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import tensorflow as tf
+
+from tfgan_emotion import cli, paths, report, run, runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_importing_the_cli_does_not_import_tensorflow():
+    code = ("import sys, tfgan_emotion.cli as c; c.build_parser(); "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_doctor_on_the_cpu(capsys):
+    assert cli.main(["doctor", "--json"]) == 0
+    env = json.loads(capsys.readouterr().out)
+    assert env["tensorflow"] == tf.__version__ and env["python"].count(".") == 2
+    assert set(env["build"]) >= {"is_cuda_build", "cuda_version", "cudnn_version"}
+    assert env["driver"]["driver_version"] and isinstance(env["driver"]["gpus"], list)
+    assert {"name": "CPU:0", "type": "CPU"} in env["devices"]
+    gpus = [d for d in env["devices"] if d["type"] == "GPU"]
+    assert env["auto_strategy"]["strategy"] == ("MirroredStrategy" if gpus else "default")
+    assert env["auto_precision"]["policy"] == runtime.resolve_precision("auto")[0]
+    assert env["xla"]["built"] is True and env["xla"]["works"] is True   # doctor compiles a test function
+    assert env["cpu"]["native_bf16"] == runtime.cpu_has_native_bf16()
+    commit = env["source"]["commit"]
+    assert commit == "unknown" or len(commit) == 40
+    assert cli.main(["doctor"]) == 0
+    text = capsys.readouterr().out
+    for label in ("TensorFlow", "Keras", "NVIDIA driver", "devices", "XLA", "--strategy auto", "--precision auto",
+                  "source"):
+        assert label in text
+    assert tf.__version__ in text and env["auto_precision"]["reason"] in text
+
+
+def test_driver_read_once_per_process(tmp_path, monkeypatch):
+    calls = tmp_path / "calls"
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text(f"#!/bin/sh\necho called >> {calls}\n"
+                   "echo '550.54.15, NVIDIA H100 80GB HBM3, 81559 MiB'\necho '550.54.15, NVIDIA H100 80GB HBM3, 81559 MiB'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(runtime, "_DRIVER", None)
+    for _ in range(3):
+        d = runtime.environment()["driver"]
+    assert d == {"driver_version": "550.54.15", "source": "nvidia-smi",
+                 "gpus": [{"name": "NVIDIA H100 80GB HBM3", "memory_total": "81559 MiB"}] * 2}
+    assert calls.read_text().count("called") == 1
+    assert "NVIDIA H100 80GB HBM3, 81559 MiB" in runtime.doctor_text(runtime.environment())
+
+
+def test_auto_strategy_rule():
+    gpu = {"name": "GPU:0", "type": "GPU", "device_name": "NVIDIA A100", "compute_capability": "8.0"}
+    assert runtime.auto_strategy([{"name": "CPU:0", "type": "CPU"}])["strategy"] == "default"
+    two = runtime.auto_strategy([{"name": "CPU:0", "type": "CPU"}, gpu, dict(gpu, name="GPU:1")])
+    assert (two["strategy"], two["replicas"]) == ("MirroredStrategy", 2)
+
+
+def _run(tmp_path):
+    args = run.common_parser("demo", None, 8).parse_args(["--out", str(tmp_path)])
+    info = runtime.RuntimeInfo(strategy="default", replicas=1, devices=["/device:CPU:0"])
+    return run.Run("demo", "r0", tmp_path / "r0", args, tf.distribute.get_strategy(), info, {"system": "demo"})
+
+
+def test_config_json_records_the_environment_once_per_run(tmp_path, monkeypatch):
+    calls = []
+    real = runtime.environment
+    monkeypatch.setattr(runtime, "environment", lambda *a, **k: calls.append(1) or real(*a, **k))
+    r = _run(tmp_path)
+    r.dir.mkdir(parents=True)
+    r._write_config()
+    r.note("a note")          # rewrites config.json
+    cfg = json.loads((r.dir / paths.CONFIG).read_text())
+    assert len(calls) == 1
+    env = cfg["environment"]
+    assert env["tensorflow"] == tf.__version__ and env["keras"] and "devices" in env and "source" in env
+    assert cfg["notes"] == ["a note"]
+
+
+def test_report_shows_the_environment_and_tolerates_older_runs(tmp_path):
+    r = _run(tmp_path)
+    r.dir.mkdir(parents=True)
+    r.environment = {"tensorflow": "2.99.0", "keras": "3.99.0", "python": "3.11.7",
+                     "build": {"is_cuda_build": True, "cuda_version": "12.5.1", "cudnn_version": "9"},
+                     "driver": {"driver_version": "550.54.15", "source": "nvidia-smi", "gpus": []},
+                     "devices": [{"name": "CPU:0", "type": "CPU"},
+                                 {"name": "GPU:0", "type": "GPU", "device_name": "NVIDIA H100 80GB HBM3",
+                                  "compute_capability": "9.0"}],
+                     "source": {"commit": "a" * 40, "dirty": False}}
+    r._write_config()
+    md = report.write_report(r.dir, tmp_path / "reports").read_text()
+    env = md[md.index("### Environment"):md.index("## Configuration")]
+    for text in ("2.99.0 (CUDA build, CUDA 12.5.1, cuDNN 9)", "3.99.0", "550.54.15",
+                 "CPU:0; GPU:0 NVIDIA H100 80GB HBM3 (compute capability 9.0)", "a" * 40 + " (clean)"):
+        assert text in env, text
+    assert md.index("## Runtime") < md.index("### Environment")
+    # A run directory written before runs recorded their environment: one line, no error.
+    cfg = json.loads((r.dir / paths.CONFIG).read_text())
+    del cfg["environment"]
+    (r.dir / paths.CONFIG).write_text(json.dumps(cfg))
+    md = report.write_report(r.dir, tmp_path / "reports").read_text()
+    assert "records no environment" in md
+    # ... and one with a damaged entry.
+    cfg["environment"] = {"devices": {"error": "RuntimeError: boom"}, "build": "?", "source": None}
+    (r.dir / paths.CONFIG).write_text(json.dumps(cfg))
+    md = report.write_report(r.dir, tmp_path / "reports").read_text()
+    assert "unreadable (RuntimeError: boom)" in md and "unknown (not a git checkout)" in md
