@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import paths, run
+from .. import paths, run, tboard
 
 
 class UsageError(Exception):
@@ -291,6 +291,7 @@ def main(system: System, argv=None) -> int:
     except (UsageError, run.ConfigMismatch) as e:
         print(f"{system.name}: {e}", file=sys.stderr)
         return 2
+    tboard.log_hparams(r.dir, r)
     with r.strategy.scope():
         model = system.build(plan.config, args, data)
     fitted = system.fit(r, model, data, plan, log)
@@ -345,6 +346,7 @@ def _evaluate_and_report(system, r, model, plan, data, training: dict, step: int
         if added:
             metrics["evaluation_notes"] = added
         r.write_metrics(metrics, step)
+    tboard.log_evaluation(r.dir, metrics, step)
     md = report.write_report(r.dir, r.args.reports)
     if status == 0:
         system.conclude(r, metrics, log)
