@@ -59,6 +59,22 @@ def test_driver_read_once_per_process(tmp_path, monkeypatch):
     assert "NVIDIA H100 80GB HBM3, 81559 MiB" in runtime.doctor_text(runtime.environment())
 
 
+def test_kernel_support_of_a_tensorflow_build():
+    archs = ["sm_60", "sm_70", "sm_80", "sm_89", "compute_90"]
+    assert runtime.kernel_support("8.0", archs) == "native"
+    assert runtime.kernel_support("8.6", archs) == "native"    # sm_80 binaries run on every 8.x
+    assert runtime.kernel_support("9.0", archs) == "ptx"       # Hopper: compiled from PTX by the driver
+    assert runtime.kernel_support("5.0", archs) == "none"
+    assert runtime.kernel_support(None, archs) == runtime.kernel_support("9.0", []) == "unknown"
+    env = {"devices": [{"name": f"GPU:{i}", "type": "GPU", "device_name": "NVIDIA H200", "compute_capability": "9.0",
+                        "tensorflow_kernels": "ptx"} for i in range(2)],
+           "driver": {"driver_version": "560.35.03", "source": "nvidia-smi",
+                      "gpus": [{"name": "NVIDIA H200", "memory_total": "143771 MiB"}] * 2}}
+    text = runtime.doctor_text(env)
+    assert text.count("NVIDIA H200, 143771 MiB") == 2 and text.count("only PTX") == 1
+    assert "GPU:1 NVIDIA H200 (compute capability 9.0; TensorFlow kernels: PTX only)" in text
+
+
 def test_auto_strategy_rule():
     gpu = {"name": "GPU:0", "type": "GPU", "device_name": "NVIDIA A100", "compute_capability": "8.0"}
     assert runtime.auto_strategy([{"name": "CPU:0", "type": "CPU"}])["strategy"] == "default"

@@ -324,6 +324,28 @@ def physical_devices() -> list[dict]:
     return out
 
 
+def kernel_support(cc: str | None, archs: list) -> str:
+    """Whether TensorFlow's build (``tf.sysconfig.get_build_info()["cuda_compute_capabilities"]``, e.g. ["sm_80",
+    "compute_90"]) runs on a GPU of compute capability ``cc`` ("9.0"): "native" (kernel binaries for it: same major
+    version, same or lower minor), "ptx" (only PTX the driver compiles at first use, which takes minutes on a first
+    run), "none", or "unknown" without the facts."""
+    import re
+
+    if not cc or not archs:
+        return "unknown"
+    major, minor = (int(x) for x in str(cc).split(".")[:2])
+    have = {"sm": [], "compute": []}
+    for a in archs:
+        m = re.fullmatch(r"(sm|compute)_(\d+)(\d)[a-z]?", str(a))
+        if m:
+            have[m.group(1)].append((int(m.group(2)), int(m.group(3))))
+    if any(ma == major and mi <= minor for ma, mi in have["sm"]):
+        return "native"
+    if any((ma, mi) <= (major, minor) for ma, mi in have["compute"]):
+        return "ptx"
+    return "none"
+
+
 def auto_strategy(devices: list[dict]) -> dict:
     """What ``--strategy auto`` picks with these devices, and why (the rule of :func:`make_strategy`)."""
     gpus = [d for d in devices if d.get("type") == "GPU"]
@@ -377,6 +399,12 @@ def environment(probe_xla: bool = False) -> dict:
         return {"workers": workers, "task_index": task}
 
     devices = _guard(physical_devices)
+    built = _guard(build)
+    if isinstance(devices, list) and "error" not in built:
+        for d in devices:
+            if d.get("type") == "GPU":
+                d["tensorflow_kernels"] = kernel_support(d.get("compute_capability"),
+                                                         built.get("cuda_compute_capabilities"))
     xla = {"built": bool(_guard(tf.test.is_built_with_xla) is True)}
     if probe_xla:
         xla.update(_guard(xla_probe))
@@ -387,7 +415,7 @@ def environment(probe_xla: bool = False) -> dict:
         "platform": platform.platform(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-        "build": _guard(build),
+        "build": built,
         "driver": _guard(nvidia_driver),
         "cpu": _guard(lambda: {"model": _cpu_model(), "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16()}),
         "devices": devices,
@@ -400,10 +428,15 @@ def environment(probe_xla: bool = False) -> dict:
     }
 
 
+KERNELS = {"native": "", "ptx": "; TensorFlow kernels: PTX only", "none": "; TensorFlow has NO kernels for it",
+           "unknown": ""}
+
+
 def _device_line(d: dict) -> str:
     if d.get("type") == "GPU":
         cc = d.get("compute_capability")
-        return f"{d['name']} {d.get('device_name') or ''}".strip() + (f" (compute capability {cc})" if cc else "")
+        return f"{d['name']} {d.get('device_name') or ''}".strip() + \
+            (f" (compute capability {cc}{KERNELS.get(d.get('tensorflow_kernels'), '')})" if cc else "")
     return d.get("name", "?")
 
 
@@ -471,5 +504,16 @@ def doctor_text(env: dict) -> str:
              ("--precision auto", f"{pr.get('policy', '?')} ({pr.get('reason', pr.get('error', '?'))})"),
              ("TF_CONFIG", cluster),
              ("source", describe_commit(env))]
+    notes = []
+    for d in env.get("devices") if isinstance(env.get("devices"), list) else []:
+        cc = d.get("compute_capability")
+        if d.get("tensorflow_kernels") == "ptx":
+            notes.append(f"this TensorFlow carries no GPU kernels for compute capability {cc}, only PTX: the driver "
+                         "compiles them at their first use (minutes on a first run); export "
+                         "CUDA_CACHE_MAXSIZE=4294967296 keeps them cached between runs")
+        elif d.get("tensorflow_kernels") == "none":
+            notes.append(f"this TensorFlow has no GPU kernels for compute capability {cc}: it cannot use that GPU; "
+                         "install a TensorFlow built for it")
+    rows += [("note", n) for n in dict.fromkeys(notes)]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -1,6 +1,6 @@
 """What a run writes to TensorBoard besides the training scalars and sample grids of the engine: its hyper-parameters
 (the HParams dashboard) and its evaluation metrics (scalars under ``eval/``), both in the run's ``tensorboard/``
-folder, each in an event file of its own (``*.hparams.v2``, ``*.eval.v2``).
+folder, each in an event file of its own (``events.out.tfevents.*.hparams``, ``*.eval``).
 
 Nothing here may stop a run: a failure to write is said in one line on stderr and training or evaluation goes on.
 """
