@@ -111,6 +111,16 @@ def cmd_edit(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    if args.gpu_check:
+        from . import gpucheck
+
+        return gpucheck.main(args)
+    from . import bench
+
+    return bench.main(args)
+
+
 def cmd_convert(args) -> int:
     from .convert import CheckpointError
     from .convert import ganmut
@@ -260,12 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--reports", type=Path, default=Path("reports"), help="reports root (default ./reports)")
     r.set_defaults(func=cmd_report)
 
-    from . import bench, compare, study
+    from . import bench, compare, gpucheck, study
 
-    b = sub.add_parser("bench", help="benchmark training, input pipeline, precision, generation+evaluation, memory",
-                       description=bench.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    b = sub.add_parser("bench", help="benchmark training, input pipeline, precision, generation+evaluation, memory; "
+                       "--gpu-check: does everything run on this GPU machine", description=bench.__doc__,
+                       epilog="--gpu-check:\n" + gpucheck.__doc__.split("\n\n", 1)[1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_arguments(b)
-    b.set_defaults(func=bench.main)
+    gpucheck.add_arguments(b)
+    b.set_defaults(func=cmd_bench)
 
     cp = sub.add_parser("compare", help="train/evaluate all five systems on the synthetic faces' ground truth",
                         description=compare.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
