@@ -46,8 +46,8 @@ def test_doctor_on_the_cpu(capsys):
 def test_driver_read_once_per_process(tmp_path, monkeypatch):
     calls = tmp_path / "calls"
     smi = tmp_path / "nvidia-smi"
-    smi.write_text(f"#!/bin/sh\necho called >> {calls}\n"
-                   "echo '550.54.15, NVIDIA H100 80GB HBM3, 81559 MiB'\necho '550.54.15, NVIDIA H100 80GB HBM3, 81559 MiB'\n")
+    line = "echo '550.54.15, NVIDIA H100 80GB HBM3, 81559 MiB'\n"
+    smi.write_text(f"#!/bin/sh\necho called >> {calls}\n" + line * 2)
     smi.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(runtime, "_DRIVER", None)

@@ -4,7 +4,6 @@ import json
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -118,8 +117,8 @@ def test_outputs(tmp_path):
     js, md = gpucheck.write_outputs(doc, tmp_path / "out")
     assert json.loads(js.read_text())["cases"][1]["error"].startswith("ResourceExhaustedError")
     text = md.read_text()
-    assert "| caae_affectnet | 96 | 49 | one device | auto (mixed_bfloat16) | on | ok | 31.50 | 0.0812 | 603 | 7.00 GiB |" \
-        in text
+    row = "| caae_affectnet | 96 | 49 | one device | auto (mixed_bfloat16) | on | ok | 31.50 | 0.0812 | 603 | 7.00 GiB |"
+    assert row in text
     assert "| ganmut_affwild2 |" in text and "failed" in text and "OOM when allocating" in text
     assert "| loss_eg | 0.9 | 0.4 | yes |" in text and "loss_eg fell" in text
     assert "NVIDIA H100 (compute capability 9.0)" in text and "550.54.15" in text

@@ -122,7 +122,6 @@ def _stats(values) -> dict:
 
 def run_case(case: dict, spec: dict, cap_s: float, strategy, arrays_cache: dict) -> dict:
     """One step case (see the module docstring); returns its measurements. Raises on failure."""
-    import keras
     import tensorflow as tf
 
     from . import bench, runtime
@@ -143,12 +142,11 @@ def run_case(case: dict, spec: dict, cap_s: float, strategy, arrays_cache: dict)
     if global_batch % replicas:
         raise ValueError(f"a global batch of {global_batch} does not split across {replicas} replicas")
     key = (case["recipe"], size)
-    if key not in arrays_cache:
+    if key not in arrays_cache:   # rendered once per recipe: two replica batches, repeated by the stream
         from .data import synthetic
 
-        arrays_cache.clear()
-        arrays_cache[key] = synthetic.make_arrays(target.kind, "train", n=max(2 * global_batch, 16), size=size,
-                                                  seed=spec["seed"])
+        arrays_cache[key] = synthetic.make_arrays(target.kind, "train", n=max(2 * global_batch // replicas, 16),
+                                                  size=size, seed=spec["seed"])
     stream = target.stream(("arrays", arrays_cache[key]), model, spec["seed"])
     batches = list(stream.batch(global_batch, drop_remainder=True).take(2))
     per = global_batch // replicas
@@ -565,9 +563,10 @@ def document(doc: dict):
                + (f": {ct['error']}" if ct.get("error") else "") + ".")
         lt = ct.get("losses") or {}
         if lt.get("columns"):
-            d.table(["loss", f"mean of the first {lt['window_rows']} rows", f"mean of the last {lt['window_rows']} rows",
-                     "fell"], [[k, v["first_mean"], v["last_mean"], "yes" if v["fell"] else "no"]
-                               for k, v in lt["columns"].items()])
+            w = lt["window_rows"]
+            d.table(["loss", f"mean of the first {w} rows", f"mean of the last {w} rows", "fell"],
+                    [[name, v["first_mean"], v["last_mean"], "yes" if v["fell"] else "no"]
+                     for name, v in lt["columns"].items()])
         verdict = {True: "fell", False: "did NOT fall", None: "could not be compared"}[lt.get("fell")]
         d.para(f"Over {lt.get('rows', 0)} logged rows, {lt.get('headline', 'the losses')} {verdict}"
                + (f" ({lt['reason']})" if lt.get("reason") else "") + ".")
