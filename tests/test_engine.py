@@ -36,7 +36,7 @@ def _train_one_step(strategy, tmp_path, seed=0):
     keras.utils.set_random_seed(seed)
     with strategy.scope():
         gan = tiny_gan.TinyCGAN()
-    cfg = training.TrainConfig(steps=1, batch_size=8 // strategy.num_replicas_in_sync, checkpoint_every=0,
+    cfg = training.TrainConfig(steps=1, batch_size=8, checkpoint_every=0,
                                sample_every=0, verbose=False)
     initial = [w.copy() for w in gan.generator.get_weights() + gan.discriminator.get_weights()]
     training.train(gan, tiny_gan.dataset(64, seed=3), tmp_path, cfg, strategy)

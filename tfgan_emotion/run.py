@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths, runtime
+from . import fileio, paths, runtime
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -40,7 +40,8 @@ def common_parser(recipe: str, description: str | None, default_batch_size: int,
                    f"{f' {default_steps}' if default_steps else ''} paper setting)")
     x.add_argument("--epochs", type=float, help="total epochs over the training set (converted to steps)")
     g.add_argument("--batch-size", type=int, default=default_batch_size,
-                   help=f"per-replica batch size (paper: {default_batch_size}); global batch = this x replicas")
+                   help=f"the global batch (paper: {default_batch_size}), split evenly across the replicas (GPUs, "
+                   "workers); it must divide by their number. A run may resume on another number of replicas")
     g.add_argument("--smoke", action="store_true", help=f"keep the architecture, shrink steps (to {smoke_steps}) and "
                    "evaluation samples: for tests and a quick check that everything runs")
     g = p.add_argument_group("runtime")
@@ -116,19 +117,20 @@ class Run:
 
     def write_metrics(self, metrics: dict, step: int) -> Path:
         path = paths.run_file(self.dir, paths.METRICS)
-        path.write_text(json.dumps(_jsonable({"step": step, **metrics}), indent=2, allow_nan=True))
+        fileio.atomic_write(path, json.dumps(_jsonable({"step": step, **metrics}), indent=2, allow_nan=True))
         return path
 
     def train(self, model, dataset, steps: int, **overrides):
         """Train ``model`` to ``steps`` total steps in this run's directory; None (after saying why on stderr) when
-        training stopped on a NaN/Inf loss or a signal - the recipe then exits with status 3. ``overrides``:
-        :class:`training.TrainConfig` fields (e.g. a per-step ``batch_size`` other than --batch-size)."""
+        training stopped on a NaN/Inf loss, a signal or (multi-worker) the loss of a peer worker - the recipe then
+        exits with status 3. ``overrides``: :class:`training.TrainConfig` fields (e.g. a per-step ``batch_size``
+        other than --batch-size)."""
         from . import training
 
         try:
             return training.train(model, dataset, self.dir, self.train_config(steps, **overrides), self.strategy,
                                   self.runtime.is_chief)
-        except (training.NonFiniteLossError, training.TrainingInterrupted) as e:
+        except (training.NonFiniteLossError, training.TrainingInterrupted, training.WorkerLost) as e:
             print(f"{self.recipe}: {e}", file=sys.stderr)
             return None
 
@@ -142,7 +144,8 @@ class Run:
                "environment": self.environment,
                "command": [sys.executable] + sys.argv, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "notes": self.notes}
-        paths.run_file(self.dir, paths.CONFIG).write_text(json.dumps(doc, indent=2))
+        # Replaced at once: a kill while it is written must not leave a torn file that the next run refuses.
+        fileio.atomic_write(paths.run_file(self.dir, paths.CONFIG), json.dumps(doc, indent=2))
 
 
 class ConfigMismatch(ValueError):

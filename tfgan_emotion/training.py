@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from . import paths
+from . import fileio, paths
 
 
 class NonFiniteLossError(RuntimeError):
@@ -41,6 +41,38 @@ class TrainingInterrupted(RuntimeError):
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
         super().__init__(f"interrupted by {signal.Signals(signum).name} at step {step}; checkpoint {checkpoint} "
                          "saved. Run the same command again to resume.")
+
+
+class WorkerLost(TrainingInterrupted):
+    """Multi-worker training stopped because another worker stopped (killed, crashed, preempted) or became
+    unreachable: no step can complete without it, so every worker stops instead of waiting forever. The complete
+    checkpoints are kept; starting all workers again with the same command resumes from the last one."""
+
+    def __init__(self, step: int, checkpoint: str | None, detail: str):
+        self.signum, self.step, self.checkpoint, self.detail = None, step, checkpoint, detail
+        where = f"the last checkpoint is {checkpoint}" if checkpoint else "no checkpoint had been written yet"
+        RuntimeError.__init__(self, f"a peer worker stopped or became unreachable after step {step} ({detail}); "
+                              f"training stopped and {where}. Start all workers again with the same command to "
+                              "resume from the last checkpoint.")
+
+
+def _peer_failure(error: Exception) -> str | None:
+    """A one-line account of ``error`` when it says that a peer worker is gone (the collective operations of
+    MultiWorkerMirroredStrategy abort with such errors once a peer stops sending heartbeats, drops its connection
+    or a collective times out), else None."""
+    import re
+
+    text = getattr(error, "message", None) or str(error)
+    peer_error = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError,
+                  tf.errors.CancelledError)
+    if not isinstance(error, peer_error) and not re.search(r"heartbeat|unhealthy|collective ops is aborted", text,
+                                                           re.IGNORECASE):
+        return None
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("Graph execution error", "Detected at node",
+                                                                      "File ", "[[", "The error could be from"))]
+    detail = " ".join(lines[:2] if lines and lines[0].endswith(":") else lines[:1])
+    return f"{type(error).__name__}: {detail[:300]}"
 
 
 def make_adam(learning_rate: float = 2e-4, beta_1: float = 0.5, beta_2: float = 0.999, name: str | None = None):
@@ -125,23 +157,96 @@ class GANModel(keras.Model):
         return None
 
 
-def add_noise(dataset: tf.data.Dataset, name: str, shape, seed: int, distribution: str = "uniform"):
-    """Attach per-example noise to an (unbatched) dataset of dicts, drawn with stateless RNG keyed by
-    ``(seed, position in the stream)``. The dataset is repeated first, so every pass over the data draws new noise
-    (a finite dataset becomes endless; :func:`train` repeats it anyway). Noise that comes with the data is the same
-    whatever the strategy or the number of replicas, so runs are reproducible across devices."""
+# ------------------------------------------------------------------------------------------------------------------
+# Rules defined on the global batch. The engine cuts every global batch into equal contiguous parts, one per replica
+# (replica r holds rows r*L .. r*L + L - 1), so a train step that needs a rule over the whole batch ("the first 16
+# images", "a permutation of the batch's labels") computes it from these helpers and gives the same losses on one
+# replica and on many.
+# ------------------------------------------------------------------------------------------------------------------
+def replica_position() -> tuple:
+    """(this replica's index as an int32 tensor, the number of replicas as a Python int)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return tf.constant(0, tf.int32), 1
+    return tf.cast(ctx.replica_id_in_sync_group, tf.int32), int(ctx.num_replicas_in_sync)
+
+
+def global_rows(local_n) -> tf.Tensor:
+    """[local_n] int32: the row of the global batch each local row is."""
+    rid, _ = replica_position()
+    local_n = tf.cast(local_n, tf.int32)
+    return rid * local_n + tf.range(local_n)
+
+
+def gather_global(x):
+    """The global batch of ``x`` (rows of every replica, in order) on every replica; ``x`` itself on one."""
+    rid, replicas = replica_position()
+    if replicas == 1:
+        return x
+    return tf.distribute.get_replica_context().all_gather(x, axis=0)
+
+
+def sum_over_replicas(x):
+    """``x`` summed over the replicas (on every replica); ``x`` itself on one."""
+    _, replicas = replica_position()
+    if replicas == 1:
+        return x
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, x)
+
+
+def local_rows(x_global, local_n):
+    """This replica's rows of a global-batch tensor (the inverse of :func:`gather_global`)."""
+    rid, replicas = replica_position()
+    if replicas == 1:
+        return x_global
+    start = rid * tf.cast(local_n, tf.int32)
+    return x_global[start:start + local_n]
+
+
+def share_of_mean(local_sum, global_count):
+    """This replica's share of a mean over the global batch: ``local_sum / global_count x replicas``. The engine
+    divides a replica's loss by the replica count before summing the gradients, and ``fit`` averages the logged
+    values over replicas, so both then equal the global ``sum / global_count``."""
+    _, replicas = replica_position()
+    return tf.cast(local_sum, tf.float32) / tf.cast(global_count, tf.float32) * float(replicas)
+
+
+def check_global_batch(batch: int, replicas: int, flag: str = "--batch-size") -> int:
+    """The per-replica batch of a global ``batch`` split evenly across ``replicas``; ValueError naming the nearest
+    batches that split when it does not."""
+    if batch < 1:
+        raise ValueError(f"{flag} must be >= 1, got {batch}")
+    if batch % replicas == 0:
+        return batch // replicas
+    below = batch - batch % replicas
+    options = [b for b in (below, below + replicas) if b >= replicas]
+    raise ValueError(f"{flag} {batch} is the global batch and does not split evenly across {replicas} replicas; "
+                     f"use {' or '.join(map(str, options))} (or run on a number of replicas that divides {batch})")
+
+
+def add_noise(dataset, name: str, shape, seed: int, distribution: str = "uniform"):
+    """Attach per-example noise to an unbatched stream of dicts, drawn with stateless RNG keyed by
+    ``(seed, position in the stream)``. Noise that comes with the data is the same whatever the strategy or the
+    number of replicas, and on a resumed run the same as on an uninterrupted one.
+
+    ``dataset``: a :class:`data.stream.Stream` (the noise follows its positions), or a plain tf.data.Dataset, which
+    is repeated and numbered from 0 (it becomes endless; every pass draws new noise)."""
+    from .data.stream import Stream
+
     shape = tuple(shape)
+    if distribution not in ("uniform", "normal"):
+        raise ValueError(f"unknown noise distribution {distribution!r}")
 
     def attach(i, ex):
         key = tf.stack([tf.cast(seed, tf.int64), i])
         if distribution == "uniform":
             noise = tf.random.stateless_uniform(shape, key, minval=-1.0, maxval=1.0)
-        elif distribution == "normal":
-            noise = tf.random.stateless_normal(shape, key)
         else:
-            raise ValueError(f"unknown noise distribution {distribution!r}")
+            noise = tf.random.stateless_normal(shape, key)
         return {**ex, name: noise}
 
+    if isinstance(dataset, Stream):
+        return dataset.map_with_position(attach)
     return dataset.repeat().enumerate().map(attach, num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -150,7 +255,7 @@ class TrainConfig:
     """Engine settings (not hyperparameters of a paper)."""
 
     steps: int
-    batch_size: int  # per replica; global batch = batch_size x replicas
+    batch_size: int  # the global batch, split evenly across the replicas
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     log_every: int = 10
@@ -190,12 +295,14 @@ def image_grid(images, ncol: int | None = None, pad: int = 2) -> np.ndarray:
 
 
 def save_png(array: np.ndarray, path) -> Path:
+    """Write ``array`` as a PNG, all at once (a process killed meanwhile leaves no truncated picture)."""
+    import io
+
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
-    return path
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return fileio.atomic_write(path, buf.getvalue(), what=f"sample {Path(path).name}")
 
 
 def format_duration(s: float) -> str:
@@ -231,7 +338,9 @@ class _CheckpointStore:
     def save(self, step: int) -> str:
         self.step_var.assign(step)
         prefix = self.manager.save(checkpoint_number=step)
-        Path(prefix + ".complete").write_text(json.dumps({"step": int(step), "time": time.time()}))
+        # The marker appears whole (renamed into place) once every file of the checkpoint is written.
+        fileio.atomic_write(prefix + ".complete", json.dumps({"step": int(step), "time": time.time()}),
+                            what=f"checkpoint {Path(prefix).name}")
         for stale in self.dir.glob("*.complete"):
             if not Path(str(stale)[:-len(".complete")] + ".index").exists():
                 stale.unlink()
@@ -291,21 +400,67 @@ class _Checkpointer(keras.callbacks.Callback):
 
 
 class _CSVLogger(keras.callbacks.Callback):
-    """logs/losses.csv: one row every ``every`` steps; on resume, rows past the restored step are dropped (they
-    came from a run that died before checkpointing them)."""
+    """logs/losses.csv: one row every ``every`` steps, each appended whole with one write.
+
+    The engine runs this logger before the checkpointer, so a checkpoint of step N exists only once the row of
+    step N is on disk. On resume the file is cleaned and replaced at once (temporary file + rename): rows past the
+    restored step are dropped (they came from a run that died before checkpointing them), and so is any line that
+    is not a complete row (a last line without its newline, a wrong number of fields, a step that is not a number
+    or does not follow the previous row), so that the resumed run writes each step exactly once."""
 
     def __init__(self, state: _State, path: Path, every: int):
         super().__init__()
         self.state, self.path, self.every = state, path, every
         self.fields: list[str] | None = None
         if path.exists():
-            with open(path, newline="") as f:
-                rows = list(csv.reader(f))
-            if rows:
-                self.fields = rows[0][1:]
-                kept = [r for r in rows[1:] if r and int(r[0]) <= state.start]
-                with open(path, "w", newline="") as f:
-                    csv.writer(f).writerows([rows[0]] + kept)
+            header, rows, malformed = self.read_rows(path, state.start)
+            if malformed:
+                _log(f"{path.name}: dropped {malformed} incomplete or malformed line(s) left by an interrupted run")
+            if header is None:
+                path.unlink()
+            else:
+                self.fields = header[1:]
+                self._replace([header] + rows)
+
+    @staticmethod
+    def _line(row) -> str:
+        import io
+
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(row)
+        return buf.getvalue()
+
+    def _replace(self, rows) -> None:
+        fileio.atomic_write(self.path, "".join(self._line(r) for r in rows), what=self.path.name)
+
+    @staticmethod
+    def read_rows(path: Path, last_step: float = math.inf) -> tuple[list | None, list, int]:
+        """(header, rows up to ``last_step``, number of malformed lines dropped) of a losses.csv. Only complete
+        lines count: the text after the last newline is a row whose write never finished. The header is None
+        when the file has no valid one."""
+        *lines, torn = path.read_bytes().split(b"\n")
+        malformed = int(bool(torn.strip()))
+        parsed = []
+        for raw in lines:
+            try:
+                parsed.append(next(csv.reader([raw.decode("utf-8").rstrip("\r")]), []))
+            except (UnicodeDecodeError, csv.Error):
+                parsed.append([])
+        if not parsed or len(parsed[0]) < 2 or parsed[0][0] != "step":
+            return None, [], malformed + len(parsed)
+        header, rows, previous = parsed[0], [], 0
+        for r in parsed[1:]:
+            try:
+                ok = len(r) == len(header) and int(r[0]) > previous
+                [float(v) for v in r[1:] if v != ""]
+            except ValueError:
+                ok = False
+            if not ok:
+                malformed += 1
+            elif int(r[0]) <= last_step:
+                rows.append(r)
+                previous = int(r[0])
+        return header, rows, malformed
 
     def on_train_batch_end(self, batch, logs=None):
         step = self.state.step
@@ -313,19 +468,16 @@ class _CSVLogger(keras.callbacks.Callback):
             return
         if self.fields is None:
             self.fields = sorted(logs)
-            with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerow(["step"] + self.fields)
+            self._replace([["step"] + self.fields])
         elif set(logs) - set(self.fields):
             # A later training phase logs new losses (e.g. the encoder phase of paper 003): widen the header and
             # leave the new columns empty in the earlier rows.
             new = sorted(set(logs) - set(self.fields))
-            with open(self.path, newline="") as f:
-                rows = list(csv.reader(f))
+            _, rows, _ = self.read_rows(self.path)
             self.fields = self.fields + new
-            with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerows([["step"] + self.fields] + [r + [""] * len(new) for r in rows[1:]])
-        with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow([step] + [f"{logs[k]:.6g}" if k in logs else "" for k in self.fields])
+            self._replace([["step"] + self.fields] + [r + [""] * len(new) for r in rows])
+        fileio.append_line(self.path, self._line([step] + [f"{logs[k]:.6g}" if k in logs else ""
+                                                             for k in self.fields]), what=self.path.name)
 
 
 class _TensorBoardAndSamples(keras.callbacks.Callback):
@@ -390,8 +542,8 @@ def _log(msg: str) -> None:
 
 
 def _events(run_dir: Path, event: dict) -> None:
-    with open(paths.run_file(run_dir, "logs/events.jsonl"), "a") as f:
-        f.write(json.dumps({"time": time.time(), **event}) + "\n")
+    fileio.append_line(paths.run_file(run_dir, "logs/events.jsonl"), json.dumps({"time": time.time(), **event}),
+                       what="events.jsonl")
 
 
 def restore(model: GANModel, run_dir) -> tuple[int | None, str | None]:
@@ -415,13 +567,46 @@ def restore(model: GANModel, run_dir) -> tuple[int | None, str | None]:
     return None, None
 
 
+def batches(data, global_batch: int, replicas: int = 1, parts: int = 1, start: int = 0,
+            shuffle_buffer: int = 0) -> tf.data.Dataset:
+    """The global batches the engine feeds ``fit``: a :class:`data.stream.Stream` from example ``start`` on (a plain
+    dataset is repeated from its beginning), cut into batches of ``global_batch``. With ``parts`` sub-batches per
+    step and several replicas, the rows are reordered so that each replica's contiguous share holds its slice of
+    every sub-batch, in order."""
+    from .data.stream import Stream
+
+    if isinstance(data, Stream):
+        ds = data.dataset(start)
+    else:
+        ds = data.repeat()
+    if shuffle_buffer:
+        ds = ds.shuffle(shuffle_buffer)
+    ds = ds.batch(global_batch, drop_remainder=True)
+    if parts > 1 and replicas > 1:
+        def interleave(t):
+            rest = t.shape.as_list()[1:]
+            t = tf.reshape(t, [parts, replicas, global_batch // (parts * replicas)] + rest)
+            t = tf.transpose(t, [1, 0] + list(range(2, 3 + len(rest))))
+            return tf.reshape(t, [global_batch] + rest)
+
+        ds = ds.map(lambda b: tf.nest.map_structure(interleave, b), num_parallel_calls=tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # Workers take contiguous shares of every global batch (never whole files), so the rules above hold.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
 def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfig, strategy=None,
           is_chief: bool = True, extra_callbacks=()) -> TrainResult:
-    """Train ``model`` on the UNBATCHED dataset of dicts for ``config.steps`` total steps.
+    """Train ``model`` on an UNBATCHED stream of dicts for ``config.steps`` total steps.
 
-    The global batch (``config.batch_size`` x replicas) is cut with ``drop_remainder`` and distributed by ``fit``.
-    If ``run_dir/ckpt`` holds a complete checkpoint, training resumes from it and stops at the same total step
-    count. Checkpoints are written every ``config.checkpoint_every`` steps, at the end, and on SIGTERM/SIGINT
+    ``dataset`` is a :class:`data.stream.Stream` (or a plain tf.data.Dataset, repeated). The global batch
+    ``config.batch_size`` is split evenly across the replicas (ValueError naming the nearest batches that split when
+    it does not); a model whose step is made of ``model.batch_parts`` equal sub-batches gets each sub-batch split
+    across the replicas. If ``run_dir/ckpt`` holds a complete checkpoint, training resumes from it and stops at the
+    same total step count; a Stream then starts at example ``step x global batch``, so the resumed run reads the
+    batches and draws the uninterrupted run would have (with any number of replicas, as long as the global batch
+    is the same). Checkpoints are written every ``config.checkpoint_every`` steps, at the end, and on SIGTERM/SIGINT
     (then :class:`TrainingInterrupted` is raised). A NaN/Inf in any logged loss stops training without
     checkpointing the bad state and raises :class:`NonFiniteLossError`.
 
@@ -431,7 +616,11 @@ def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfi
     strategy = strategy or tf.distribute.get_strategy()
     log = _log if config.verbose else (lambda m: None)
     replicas = strategy.num_replicas_in_sync
-    global_batch = config.batch_size * replicas
+    global_batch = config.batch_size
+    parts = int(getattr(model, "batch_parts", 1))
+    if global_batch % parts:
+        raise ValueError(f"a global batch of {global_batch} does not hold {parts} equal sub-batches")
+    check_global_batch(global_batch // parts, replicas)
 
     with strategy.scope():
         model.build_optimizers()
@@ -448,7 +637,8 @@ def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfi
     if restored is not None:
         log(f"resumed from {prefix} at step {restored} (target {config.steps})")
         if is_chief:
-            _events(run_dir, {"event": "restored", "step": restored, "checkpoint": prefix})
+            _events(run_dir, {"event": "restored", "step": restored, "checkpoint": prefix, "replicas": replicas,
+                              "global_batch": global_batch})
     state = _State(start, config.steps, global_batch, is_chief)
     state.last_checkpoint, state.last_checkpoint_step = prefix, restored
     t0 = time.perf_counter()
@@ -456,17 +646,16 @@ def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfi
         log(f"already at step {start} >= {config.steps}; nothing to train")
         return TrainResult(start, restored, prefix, 0.0, 0)
 
-    ds = dataset
-    if config.shuffle_buffer:
-        ds = ds.shuffle(config.shuffle_buffer)
-    # A resumed run starts a fresh pass over the data (skipping the consumed examples would decode them all again).
-    ds = ds.repeat().batch(global_batch, drop_remainder=True)
-    ds = ds.prefetch(tf.data.AUTOTUNE)
+    ds = batches(dataset, global_batch, replicas, parts, start=start * global_batch,
+                 shuffle_buffer=config.shuffle_buffer)
 
-    callbacks = [_StepTracker(state, model), _Checkpointer(state, store, config.checkpoint_every, log)]
+    # The loggers of a step run before its checkpoint: once checkpoint N exists, so do the CSV row, scalars and
+    # samples of step N (a kill between the two would otherwise lose them: the resumed run starts after step N).
+    callbacks = [_StepTracker(state, model)]
     if is_chief:
         callbacks += [_CSVLogger(state, paths.run_file(run_dir, paths.LOSSES), config.log_every),
                       _TensorBoardAndSamples(state, run_dir, model, config.log_every, config.sample_every)]
+    callbacks.append(_Checkpointer(state, store, config.checkpoint_every, log))
     if config.verbose and is_chief:
         callbacks.append(_Progress(state, config.progress_every_s))
     callbacks += list(extra_callbacks)
@@ -487,6 +676,24 @@ def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfi
             previous[sig] = signal.signal(sig, on_signal)
     try:
         model.fit(ds, epochs=1, steps_per_epoch=config.steps - start, verbose=0, callbacks=callbacks, shuffle=False)
+    except tf.errors.OpError as e:
+        # A peer worker that dies aborts this worker's collectives (runtime.make_strategy bounds how long they wait):
+        # stop with a clear error rather than a TensorFlow traceback; the complete checkpoints are kept.
+        detail = _peer_failure(e) if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) else None
+        if detail is None:
+            raise
+        shared = run_dir / paths.CKPT
+        latest = _CheckpointStore(ckpt, step_var, shared, config.keep_checkpoints).complete_checkpoints()
+        checkpoint = latest[0] if latest else state.last_checkpoint if is_chief else None
+        log(f"a peer worker is gone after step {state.step}: {detail}")
+        if is_chief:
+            _events(run_dir, {"event": "worker_lost", "step": state.step, "detail": detail,
+                              "last_checkpoint": checkpoint})
+        elif ckpt_dir != shared:
+            import shutil
+
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+        raise WorkerLost(state.step, checkpoint, detail) from e
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

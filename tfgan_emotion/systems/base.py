@@ -271,6 +271,16 @@ def _data(system: System, args, plan: Plan, run_dir: Path, log, purpose: str) ->
     return data
 
 
+def _check_batch(args, replicas: int) -> None:
+    """--batch-size is the global batch: refuse one that does not split evenly across the replicas."""
+    from .. import training
+
+    try:
+        training.check_global_batch(args.batch_size, replicas)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def main(system: System, argv=None) -> int:
     """The recipe command: train (or resume), export, evaluate, report. Exit status 0 done, 2 usage error, 3
     training stopped (NaN/Inf loss or a signal; the last good checkpoint is kept), 1 evaluation failed (the export
@@ -285,6 +295,7 @@ def main(system: System, argv=None) -> int:
         run.check_resumable(run_dir, None, args, system.resumable)
         plan = _plan(system, args)
         strategy, info = run.setup_runtime(args)
+        _check_batch(args, info.replicas)
         data = _data(system, args, plan, run_dir, log, "train")
         r = run.start(args, system.name, plan.run_config, notes=plan.notes, resumable=system.resumable,
                       runtime_setup=(strategy, info))
