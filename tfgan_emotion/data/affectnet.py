@@ -109,6 +109,7 @@ def load(
     shuffle_files: bool = False,
     seed: int | None = None,
     verbose: bool = True,
+    stream: bool = False,
 ):
     """AffectNet as unbatched dicts ``image, expression, valence, arousal, landmarks`` and its :class:`ReadSummary`.
 
@@ -120,7 +121,8 @@ def load(
     """
     result = scan(data_dir, split, classes=classes, drop_invalid_va=drop_invalid_va, oversample=oversample,
                   oversample_seed=oversample_seed, check=check, release=release)
-    return pipeline.finish(result, image_size, channels, shuffle_files=shuffle_files, seed=seed, verbose=verbose)
+    return pipeline.finish(result, image_size, channels, shuffle_files=shuffle_files, seed=seed, verbose=verbose,
+                           stream=stream)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ def load(
     shuffle_files: bool = False,
     seed: int | None = None,
     verbose: bool = True,
+    stream: bool = False,
 ):
     """fer2013 as unbatched ``{"image", "expression"}`` dicts and its :class:`ReadSummary`.
 
@@ -98,7 +99,8 @@ def load(
     ``"test"``. ``check`` applies to the folder release's image files (see :func:`pipeline.check_images`).
     """
     result = scan(data_dir, split, check=check, release=release)
-    return pipeline.finish(result, image_size, channels, shuffle_files=shuffle_files, seed=seed, verbose=verbose)
+    return pipeline.finish(result, image_size, channels, shuffle_files=shuffle_files, seed=seed, verbose=verbose,
+                           stream=stream)
 
 
 def splits(data_dir: str | Path) -> tuple[str, ...]:

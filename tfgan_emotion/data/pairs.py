@@ -9,8 +9,8 @@ that stream: every source example is paired with
   included, so the generator also learns to keep an expression), and
 - a target image drawn uniformly from this character's images of affect ``t``.
 
-Both draws use stateless random numbers keyed by (seed, position in the epoch, source index), so a run draws the
-same pairs on one device or many and after a resume; a reshuffled epoch gives new pairs.
+Both draws use stateless random numbers keyed by (seed, position in the stream, source index), so a run draws the
+same pairs on one device or many and after a resume; every epoch gives new pairs.
 
 :func:`crop_jitter_pairs` adds paper 4.1's pre-processing ("random noise by cropping and adding jitter",
 :func:`pipeline.crop_jitter`) to such a stream, drawn anew for every example of every epoch. The source and its
@@ -98,23 +98,21 @@ def pair_tables(expression, character, n_classes: int) -> dict[str, np.ndarray]:
     return dict(order=order, counts=counts, offsets=offsets, avail=avail, n_avail=n_avail)
 
 
-def affect_pairs(table: ImageTable, expression, character, n_classes: int, seed: int = 0,
-                 shuffle: bool = True) -> tf.data.Dataset:
-    """One epoch of unbatched ``{"image", "expression", "character", "target_image", "target_expression"}``.
+def affect_pair_stream(table: ImageTable, expression, character, n_classes: int, seed: int = 0,
+                       shuffle: bool = True):
+    """The endless training stream (:class:`stream.Stream`) of unbatched ``{"image", "expression", "character",
+    "target_image", "target_expression"}``: epoch after epoch in a new order, each pair drawn with a key of
+    (``seed``, source index, position in the stream), so every epoch draws new pairs and a resumed run the same
+    ones as an uninterrupted run. ``expression`` / ``character``: integer labels of the ``table``'s images (same
+    order). See the module docstring for the draws."""
+    from . import stream as streams
 
-    ``expression`` / ``character``: integer labels of the ``table``'s images (same order). See the module docstring
-    for the draws.
-    """
     expression = np.asarray(expression, np.int64).reshape(-1)
     character = np.asarray(character, np.int64).reshape(-1)
     if len(expression) != table.n:
         raise ValueError(f"{len(expression)} labels for {table.n} images")
     t = {k: tf.constant(v) for k, v in pair_tables(expression, character, n_classes).items()}
     expr_c, char_c = tf.constant(expression), tf.constant(character)
-    n = len(expression)
-    ds = tf.data.Dataset.range(n)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
 
     def pair(position, i):
         key = tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + i, position])
@@ -131,21 +129,32 @@ def affect_pairs(table: ImageTable, expression, character, n_classes: int, seed:
                 "character": tf.cast(c, tf.int32), "target_image": table.fetch(j),
                 "target_expression": tf.cast(target, tf.int32)}
 
-    return ds.enumerate().map(pair, num_parallel_calls=tf.data.AUTOTUNE)
+    return streams.order(len(expression), seed, shuffle).map_with_position(pair)
+
+
+def affect_pairs(table: ImageTable, expression, character, n_classes: int, seed: int = 0,
+                 shuffle: bool = True) -> tf.data.Dataset:
+    """The first epoch of :func:`affect_pair_stream` as a finite tf.data.Dataset."""
+    return affect_pair_stream(table, expression, character, n_classes, seed, shuffle).dataset(0).take(table.n)
 
 
 #: Salt of the stateless key of :func:`crop_jitter_pairs` (its draws differ from any noise keyed by (seed, position)).
 JITTER_SALT = 0x6A17_0000
 
 
-def crop_jitter_pairs(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
+def crop_jitter_pairs(ds, seed: int = 0):
     """Paper 004 4.1's random crop + jitter (:func:`pipeline.crop_jitter`) of every example of a stream of
-    :func:`affect_pairs` examples, ``image`` and ``target_image`` cut with the same window (module docstring). The
-    window is keyed by (``seed``, position in the stream): put this after the stream is repeated (e.g. after
-    ``training.add_noise``) and every epoch gets new windows, the same on any number of devices."""
+    :func:`affect_pair_stream` examples, ``image`` and ``target_image`` cut with the same window (module docstring).
+    The window is keyed by (``seed``, position in the stream): on a :class:`stream.Stream` every epoch gets new
+    windows, the same on any number of devices and after a resume; a plain dataset is numbered from 0 (put it after
+    the stream is repeated)."""
+    from .stream import Stream
+
     def jitter(position, ex):
         key = tf.stack([tf.cast(seed, tf.int64) + JITTER_SALT, position])
         image, target = pipeline.crop_jitter((ex["image"], ex["target_image"]), key)
         return {**ex, "image": image, "target_image": target}
 
+    if isinstance(ds, Stream):
+        return ds.map_with_position(jitter)
     return ds.enumerate().map(jitter, num_parallel_calls=tf.data.AUTOTUNE)

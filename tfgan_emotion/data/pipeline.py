@@ -486,6 +486,30 @@ def _decode_pil(path: bytes, box: np.ndarray, size: np.ndarray, channels: np.nda
     return array[..., None] if array.ndim == 2 else array
 
 
+def _file_decoder(image_size, channels: int, decoder: str):
+    """The decode stage of a file dataset: ``(source {path, box}, labels) -> {"image", **labels}``."""
+    size = image_hw(image_size)
+    channels = check_channels(channels)
+    if decoder not in ("tf", "pil"):
+        raise ValueError(f"decoder must be 'tf' or 'pil', got {decoder!r}")
+
+    def decode(src, lab):
+        if decoder == "tf":
+            image = _decode_tf(src["path"], src["box"], size, channels)
+        else:
+            image = tf.numpy_function(
+                _decode_pil, [src["path"], src["box"], np.array(size), np.int64(channels)], tf.uint8, stateful=False)
+            image.set_shape([size[0], size[1], channels])
+        return {"image": to_unit_range(image), **lab}
+
+    return decode
+
+
+def _file_sources(paths, boxes) -> dict:
+    paths = np.asarray([str(p) for p in paths], dtype=object).astype(str) if len(paths) else np.zeros(0, str)
+    return {"path": paths, "box": np.asarray(boxes, dtype=np.int32).reshape(-1, 4)}
+
+
 def files_dataset(
     paths,
     labels: Mapping[str, np.ndarray],
@@ -504,28 +528,30 @@ def files_dataset(
     many times larger than the output, e.g. FACES). ``shuffle_files`` shuffles the whole file list every epoch
     before decoding (cheap: only paths and labels are shuffled).
     """
-    size = image_hw(image_size)
-    channels = check_channels(channels)
-    if decoder not in ("tf", "pil"):
-        raise ValueError(f"decoder must be 'tf' or 'pil', got {decoder!r}")
-    paths = np.asarray([str(p) for p in paths], dtype=object).astype(str) if len(paths) else np.zeros(0, str)
-    source = {"path": paths, "box": np.asarray(boxes, dtype=np.int32).reshape(-1, 4)}
-    ds = tf.data.Dataset.from_tensor_slices((source, _label_tensors(labels, len(paths))))
-    if shuffle_files and len(paths):
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-
-    def decode(src, lab):
-        if decoder == "tf":
-            image = _decode_tf(src["path"], src["box"], size, channels)
-        else:
-            image = tf.numpy_function(
-                _decode_pil, [src["path"], src["box"], np.array(size), np.int64(channels)], tf.uint8, stateful=False)
-            image.set_shape([size[0], size[1], channels])
-        return {"image": to_unit_range(image), **lab}
-
+    decode = _file_decoder(image_size, channels, decoder)
+    source = _file_sources(paths, boxes)
+    ds = tf.data.Dataset.from_tensor_slices((source, _label_tensors(labels, len(source["path"]))))
+    if shuffle_files and len(source["path"]):
+        ds = ds.shuffle(len(source["path"]), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     # Last guard (module docstring): a file PIL accepted but TensorFlow cannot decode is logged, not fatal.
     return ds.ignore_errors(log_warning=True)
+
+
+def _array_preparer(image_size, channels: int):
+    size = image_hw(image_size)
+    channels = check_channels(channels)
+
+    def prepare(image, lab):
+        image = match_channels(image, channels)
+        return {"image": to_unit_range(resize(image, size)), **lab}
+
+    return prepare
+
+
+def _uint8_images(images) -> np.ndarray:
+    images = np.asarray(images, dtype=np.uint8)
+    return images[..., None] if images.ndim == 3 else images
 
 
 def arrays_dataset(
@@ -538,19 +564,11 @@ def arrays_dataset(
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """Unbatched dicts from in-memory uint8 images ``[N, H, W, C]`` (fer2013 CSV, Fashion-MNIST, CIFAR-10)."""
-    size = image_hw(image_size)
-    channels = check_channels(channels)
-    images = np.asarray(images, dtype=np.uint8)
-    if images.ndim == 3:
-        images = images[..., None]
+    prepare = _array_preparer(image_size, channels)
+    images = _uint8_images(images)
     ds = tf.data.Dataset.from_tensor_slices((images, _label_tensors(labels, len(images))))
     if shuffle_files and len(images):
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-
-    def prepare(image, lab):
-        image = match_channels(image, channels)
-        return {"image": to_unit_range(resize(image, size)), **lab}
-
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -614,6 +632,43 @@ def augment_layer(size, seed: int | None = None) -> Augmentation:
         ],
         name="paper002_augmentation",
     )
+
+
+#: Salt of the stateless key of :func:`augment_stream` (its draws differ from any noise keyed by (seed, position)).
+AUGMENT_SALT = 0xA6_0002
+
+
+def augment_image(image, key):
+    """The paper-002 augmentation of one image [H, W, C] drawn from the stateless-RNG ``key`` (shape [2]): a rotation
+    of +-7.5 degrees, a shift of +-7.5 px either way, a magnification of 1.075-1.15 and a horizontal flip with
+    probability .5, each uniform, composed into one affine resampling about the centre (bilinear, mirrored border,
+    as :func:`augment_layer`'s ``reflect`` fill; one resampling instead of one per transform)."""
+    h, w = int(image.shape[0]), int(image.shape[1])
+    u = tf.random.stateless_uniform([5], key, dtype=tf.float32)
+    theta = (2.0 * u[0] - 1.0) * (ROTATION_DEGREES * math.pi / 180.0)
+    tx = (2.0 * u[1] - 1.0) * min(TRANSLATION_PIXELS, float(w))
+    ty = (2.0 * u[2] - 1.0) * min(TRANSLATION_PIXELS, float(h))
+    m = ZOOM_RANGE[0] + u[3] * (ZOOM_RANGE[1] - ZOOM_RANGE[0])
+    f = tf.where(u[4] < 0.5, -1.0, 1.0)
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    cos, sin = tf.cos(theta) / m, tf.sin(theta) / m
+    # Output pixel (x, y) reads input c + R(theta) (flip(x - cx), y - cy) / m - t.
+    transform = tf.stack([f * cos, -sin, cx - (f * cos * cx - sin * cy) - tx,
+                          f * sin, cos, cy - (f * sin * cx + cos * cy) - ty, 0.0, 0.0])
+    out = tf.raw_ops.ImageProjectiveTransformV3(
+        images=tf.cast(image, tf.float32)[None], transforms=transform[None], output_shape=tf.constant([h, w]),
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+    return tf.ensure_shape(out[0], image.shape)
+
+
+def augment_stream(stream, seed: int):
+    """:func:`augment_image` on the ``image`` of every example of a :class:`stream.Stream`, keyed by (``seed``,
+    position): new transforms every epoch, the same on any number of devices and after a resume."""
+    def augment(position, ex):
+        key = tf.stack([tf.cast(seed, tf.int64) + AUGMENT_SALT, position])
+        return {**ex, "image": augment_image(ex["image"], key)}
+
+    return stream.map_with_position(augment)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -802,6 +857,26 @@ class Scan:
         return files_dataset(paths, self.labels, boxes=boxes, image_size=image_size, channels=channels,
                              decoder=self.decoder, shuffle_files=shuffle_files, seed=seed)
 
+    def stream(self, image_size, channels: int, seed: int | None, shuffle: bool = True):
+        """The endless training stream of these examples (:class:`stream.Stream`): a new permutation every epoch
+        keyed by (``seed``, epoch), each example decoded only when it is reached, so a resumed run skips to its
+        position without decoding the skipped images."""
+        from . import stream as streams
+
+        if self.images is not None:
+            prepare = _array_preparer(image_size, channels)
+            images = tf.constant(_uint8_images(self.images))
+            labels = {k: tf.constant(v) for k, v in _label_tensors(self.labels, len(self)).items()}
+            return streams.order(len(self), seed, shuffle).map(
+                lambda i: prepare(tf.gather(images, i), {k: tf.gather(v, i) for k, v in labels.items()}))
+        decode = _file_decoder(image_size, channels, self.decoder)
+        source = {k: tf.constant(v) for k, v in _file_sources(self.paths, self.boxes).items()}
+        labels = {k: tf.constant(v) for k, v in _label_tensors(self.labels, len(self)).items()}
+        ordered = streams.order(len(self), seed, shuffle).map(
+            lambda i: ({k: tf.gather(v, i) for k, v in source.items()}, {k: tf.gather(v, i) for k, v in labels.items()}))
+        # Last guard (module docstring), as in files_dataset.
+        return ordered.map(lambda ex: decode(*ex)).ignore_errors(log_warning=True)
+
     def select(self, index: np.ndarray) -> "Scan":
         """The examples at ``index`` (oversampling, splits)."""
         return Scan(
@@ -815,12 +890,15 @@ class Scan:
 
 
 def finish(scan: Scan, image_size, channels: int, *, shuffle_files: bool, seed: int | None,
-           verbose: bool) -> tuple[tf.data.Dataset, ReadSummary]:
-    """The end of every reader's ``load``: record the sizes, print the summary, build the dataset."""
+           verbose: bool, stream: bool = False) -> tuple[tf.data.Dataset, ReadSummary]:
+    """The end of every reader's ``load``: record the sizes, print the summary, build the dataset (``stream``:
+    the endless training stream of :meth:`Scan.stream`, shuffled every epoch when ``shuffle_files``)."""
     if scan.summary.emitted is None and len(scan) != scan.summary.kept:
         scan.summary.emitted = len(scan)
     if verbose:
         print(scan.summary, flush=True)
+    if stream:
+        return scan.stream(image_size, channels, seed, shuffle=shuffle_files), scan.summary
     return scan.dataset(image_size, channels, shuffle_files=shuffle_files, seed=seed), scan.summary
 
 

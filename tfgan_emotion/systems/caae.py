@@ -186,7 +186,7 @@ class CAAESystem(System):
         return Plan(synthetic, cfg, ev, notes)
 
     def load_data(self, args, plan, run_dir, log, purpose="train") -> Data:
-        import tensorflow as tf
+        from ..data import stream as streams
 
         cfg, ev = plan.config, plan.ev
         if plan.synthetic:
@@ -195,15 +195,15 @@ class CAAESystem(System):
             train = synth.make_arrays("affectnet", "train", n=ev["train_images"], size=cfg.image_size, seed=args.seed)
             held = synth.make_arrays("affectnet", "val", n=max(ev["eval_faces"], 64), size=cfg.image_size,
                                      seed=args.seed)
-            ds = tf.data.Dataset.from_tensor_slices({k: train[k] for k in DATA_KEYS})
-            ds = ds.shuffle(len(train["image"]), seed=args.seed, reshuffle_each_iteration=True)
+            ds = streams.from_tensors({k: train[k] for k in DATA_KEYS}, args.seed)
             return Data(self._noise(ds, cfg, args), len(train["image"]) // cfg.batch_size, held, train)
         from ..data import affectnet, pipeline
 
         ds, summary = affectnet.load(args.data_dir, "train", image_size=cfg.image_size, channels=cfg.channels,
-                                     oversample=args.oversample, shuffle_files=True, seed=args.seed)
+                                     oversample=args.oversample, shuffle_files=True, seed=args.seed,
+                                     stream=True)
         steps_per_epoch = max(1, summary.emitted // cfg.batch_size) if summary.emitted else None
-        ds = ds.map(lambda e: {k: e[k] for k in DATA_KEYS}, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda e: {k: e[k] for k in DATA_KEYS})
         val_ds, _ = affectnet.load(args.data_dir, "validation", image_size=cfg.image_size, channels=cfg.channels)
         held = pipeline.take_arrays(val_ds, DATA_KEYS, ev["eval_faces"])
         # The Table II regressors read the training stream itself at evaluation time (see evaluate): nothing of

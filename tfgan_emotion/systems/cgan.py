@@ -252,9 +252,8 @@ class CGANSystem(System):
                              "out to train the valence/arousal regressor on the built-in faces")
 
     def load_data(self, args, plan, run_dir, log, purpose="train") -> Data:
-        import tensorflow as tf
-
         from ..data import pipeline
+        from ..data import stream as streams
 
         s, cfg, ev = self.setup, plan.config, plan.ev
         size = cfg.image_size
@@ -280,8 +279,7 @@ class CGANSystem(System):
                 train_ds, _ = reader.load(args.data_dir, "train", image_size=size, channels=s.channels)
                 test_ds, _ = reader.load(args.data_dir, "test", image_size=size, channels=s.channels, verbose=False)
                 train, held = pipeline.take_arrays(train_ds, DATA_KEYS), pipeline.take_arrays(test_ds, DATA_KEYS, 5000)
-        ds = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train["image"]), seed=args.seed,
-                                                              reshuffle_each_iteration=True)
+        ds = streams.from_tensors(train, args.seed)
         return Data(_draws(ds, cfg, args.seed), max(1, len(train["image"]) // cfg.batch_size), held, train)
 
     def finalize(self, args, plan, data):

@@ -126,7 +126,7 @@ class DCGANSystem(System):
         return Plan(synthetic, cfg, ev)
 
     def load_data(self, args, plan, run_dir, log, purpose="train") -> Data:
-        import tensorflow as tf
+        from ..data import stream as streams
 
         cfg, ev = plan.config, plan.ev
         if plan.synthetic:
@@ -134,14 +134,13 @@ class DCGANSystem(System):
 
             train = synth.make_arrays("fer2013", "train", n=ev["train_images"], size=48, seed=args.seed)
             held = synth.make_arrays("fer2013", "val", n=ev["eval_faces"], size=48, seed=args.seed)
-            ds = tf.data.Dataset.from_tensor_slices({k: train[k] for k in DATA_KEYS})
-            ds = ds.shuffle(len(train["image"]), seed=args.seed, reshuffle_each_iteration=True)
+            ds = streams.from_tensors({k: train[k] for k in DATA_KEYS}, args.seed)
             return Data(_draws(ds, cfg, args.seed), len(train["image"]) // cfg.batch_size, held, train)
         from ..data import fer2013, pipeline
 
         release = fer2013.detect_release(args.data_dir)
         usage = None if args.usage == "all" and release == "csv" else ("train" if args.usage == "all" else args.usage)
-        ds, summary = fer2013.load(args.data_dir, usage, shuffle_files=True, seed=args.seed)
+        ds, summary = fer2013.load(args.data_dir, usage, shuffle_files=True, seed=args.seed, stream=True)
         if not summary.kept:
             raise ValueError(f"no usable fer2013 images in {args.data_dir} (usage {args.usage})")
         ds = keys(ds, DATA_KEYS)

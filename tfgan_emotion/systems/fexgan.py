@@ -52,7 +52,7 @@ def _bench_stream(source, model, seed):
         table = pairs.ImageTable(scan=scan, image_size=c.image_size, channels=c.channels)
         expression = scan.labels["expression"] % c.n_classes
         character = np.arange(len(expression)) % 6
-    return _draws(pairs.affect_pairs(table, expression, character, c.n_classes, seed=seed), c, seed)
+    return _draws(pairs.affect_pair_stream(table, expression, character, c.n_classes, seed=seed), c, seed)
 
 
 def _draws(ds, cfg, seed, augment: str = "crop-jitter"):
@@ -212,7 +212,8 @@ class FExGANSystem(System):
             train = synth.make_arrays("ferg", "train", n=ev["train_images"], size=cfg.image_size, seed=args.seed)
             val = synth.make_arrays("ferg", "val", n=ev["val_images"], size=cfg.image_size, seed=args.seed)
             table = pairs.ImageTable(images=train["image"], channels=cfg.channels)
-            ds = pairs.affect_pairs(table, train["expression"], train["character"], cfg.n_classes, seed=args.seed)
+            ds = pairs.affect_pair_stream(table, train["expression"], train["character"], cfg.n_classes,
+                                          seed=args.seed)
             return Data(_draws(ds, cfg, args.seed, plan.extra["augment"]), len(train["image"]) // cfg.batch_size, val,
                         train)
         from ..data import ferg
@@ -233,8 +234,8 @@ class FExGANSystem(System):
         scan = ferg.scan(args.data_dir, "train")
         log(str(scan.summary))
         table = pairs.ImageTable(scan=scan, image_size=cfg.image_size, channels=cfg.channels)
-        ds = pairs.affect_pairs(table, scan.labels["expression"], scan.labels["character"], cfg.n_classes,
-                                seed=args.seed)
+        ds = pairs.affect_pair_stream(table, scan.labels["expression"], scan.labels["character"], cfg.n_classes,
+                                      seed=args.seed)
         val_scan = ferg.scan(args.data_dir, "val")
         train = arrays(scan, 20000, args.seed) if not (args.skip_eval and purpose == "train") else None
         val = arrays(val_scan, ev["eval_faces"], args.seed + 1)
@@ -267,7 +268,7 @@ class FExGANSystem(System):
         held = data.held if data is not None else None
         spe = data.steps_per_epoch if data is not None and data.steps_per_epoch else 1
         model = FExGAN(config, steps_per_epoch=spe, sample_faces=None if held is None else held["image"][:6],
-                       sample_classes=None if held is None else held["expression"][:6])
+                       sample_classes=None if held is None else held["expression"][:6], seed=args.seed)
         return model
 
     def fit(self, r, model, data, plan, log):

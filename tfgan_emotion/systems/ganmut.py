@@ -298,7 +298,8 @@ class GANmutSystem(System):
         else:
             scan = crops.scan(built["train"]["csv"])
         info["label_distribution"] = self._distribution(crops, scan)
-        train_ds, _ = pipeline.finish(scan, cfg.image_size, 3, shuffle_files=True, seed=args.seed, verbose=True)
+        train_ds, _ = pipeline.finish(scan, cfg.image_size, 3, shuffle_files=True, seed=args.seed, verbose=True,
+                                      stream=True)
         held_ds, _ = crops.load(built["validation"]["csv"], cfg.image_size, verbose=False)
         source = self._classifier_source(args, plan)
         # The GAN's training images the evaluation reads: Table V's "real" faces, and the classifiers' set only in
@@ -311,8 +312,7 @@ class GANmutSystem(System):
                              f"(see {crops_dir}/*/summary.json for what was skipped)")
         classifier, validation, info["classifier_set"] = self._classifier_set(args, plan, source, train, log)
         ds = keys(train_ds, DATA_KEYS)
-        augment = pipeline.augment_layer(cfg.image_size, seed=args.seed)
-        ds = ds.map(lambda ex: {**ex, "image": augment(ex["image"], training=True)})
+        ds = pipeline.augment_stream(ds, args.seed)
         arrays = {"gan_train": train, "classifier": classifier, "classifier_validation": validation,
                   "crop_examples": crops.crop_examples(built["train"])}
         return Data(attach_draws(ds, seed=args.seed), None, held, arrays, info)
