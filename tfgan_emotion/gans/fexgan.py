@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..nets import fexgan as fexgan_nets
+from ..nets.layers import BatchDropout
 from ..training import GANModel, make_adam
 from .losses import mean_absolute_error
 
@@ -115,11 +116,16 @@ class FExGAN(GANModel):
     """
 
     def __init__(self, config: FExGANConfig = FExGANConfig(), steps_per_epoch: int = 1,
-                 sample_faces: np.ndarray | None = None, sample_classes: np.ndarray | None = None, **kwargs):
+                 sample_faces: np.ndarray | None = None, sample_classes: np.ndarray | None = None, seed: int = 0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.config = c = config
         nets = fexgan_nets.build(c.image_size, c.channels, c.n_classes, c.latent, c.width)
         self.encoder, self.decoder, self.discriminator = nets["encoder"], nets["decoder"], nets["discriminator"]
+        # The decoder's dropout masks are keyed by (seed, step): the same on any number of replicas and on resume.
+        for layer in self.decoder.layers:
+            if isinstance(layer, BatchDropout):
+                layer.bind(self.global_step, seed)
         self.reduce_step = int(c.reduce_epoch) * max(1, int(steps_per_epoch))
         self.add_player("gen", make_adam(c.learning_rate, c.beta_1, c.beta_2, name="gen_adam"),
                         [self.encoder, self.decoder])

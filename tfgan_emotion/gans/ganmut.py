@@ -28,9 +28,10 @@ and D_coor (2-D code):
   rates drop by lr / lr_decay_iterations. With those numbers the rate ends 0.1% lower than it starts;
   ``lr_update_every=1`` gives a linear decay to zero over the window.
 - Random draws (rho, angles, target permutation, gradient-penalty mixing, code noise) come with the data
-  (:func:`attach_draws`), so they are the same on any number of replicas and after a resume. The batch size is
-  per replica (the engine's convention), so under ``tf.distribute`` every replica's batch of 16 has its own 5
-  random-angle samples.
+  (:func:`attach_draws`), so they are the same on any number of replicas and after a resume. The batch of 16 is
+  global: under ``tf.distribute`` each critic batch is split across the replicas (``batch_parts``), and the rules
+  over a batch (the target permutation, the first 5 random-angle samples, the gaussian modes) take the rows of all
+  replicas, so one replica or many give the same losses.
 
 Gaussian (``parametrization="gaussian"``; the authors' second model, trained by their code, not described in the
 paper). The conditional space is one Gaussian per class, neutral included (:class:`nets.layers.EmotionGaussians`:
@@ -61,7 +62,7 @@ import keras
 
 from .. import conditioning
 from ..nets import ganmut as ganmut_nets
-from ..training import GANModel, add_noise, make_adam
+from ..training import GANModel, add_noise, gather_global, global_rows, local_rows, make_adam
 from . import losses
 
 
@@ -195,7 +196,7 @@ def attach_draws(dataset: tf.data.Dataset, seed: int) -> tf.data.Dataset:
 
 class GANmut(GANModel):
     """Generator, critic and the learnable conditional space with the GANmut step. Batches (n_critic x batch_size
-    faces per replica-global step) carry ``image``, ``expression`` (AffectNet order, 0 = neutral) and the draws of
+    faces per step, global) carry ``image``, ``expression`` (AffectNet order, 0 = neutral) and the draws of
     :func:`attach_draws`."""
 
     sample_columns = 8
@@ -224,6 +225,11 @@ class GANmut(GANModel):
 
         self.add_player("d", adam(1, "d_adam"), [self.discriminator])
         self.add_player("g", adam(c.n_critic, "g_adam"), [self.generator, self.conditional_space])
+
+    @property
+    def batch_parts(self) -> int:
+        """A step's batch is n_critic critic batches: the engine splits each of them across the replicas."""
+        return self.config.n_critic
 
     def networks(self) -> dict:
         nets = {"generator": self.generator, "discriminator": self.discriminator,
@@ -272,11 +278,13 @@ class GANmut(GANModel):
         label = tf.cast(part(batch["expression"]), tf.int32)
         u = (tf.cast(part(batch["u"]), tf.float32) + 1.0) / 2.0
         noise = tf.cast(part(batch["n"]), tf.float32) * c.code_noise_std
-        target = tf.gather(label, tf.argsort(u[:, 3]))
+        # The targets permute the labels of the whole critic batch (all replicas' rows), and the random-angle
+        # samples are the first of the whole batch: one replica or many give the same codes.
+        target = local_rows(tf.gather(gather_global(label), tf.argsort(gather_global(u[:, 3]))), size)
         return {"x": x, "label": label, "target": target, "rho": conditioning.sample_rho(target, u[:, 0]),
                 "phi_d": 2.0 * math.pi * u[:, 1], "phi_g": 2.0 * math.pi * u[:, 2], "alpha": u[:, 4],
                 "noise_d": noise[:, :2], "noise_g": noise[:, 2:],
-                "random": conditioning.random_angle_mask(size, n_random)}
+                "random": global_rows(size) < tf.cast(n_random, tf.int32)}
 
     def _linear_codes(self, b):
         """The critic's codes of the linear space: rho along the target's direction, some drawn at random."""
@@ -335,10 +343,12 @@ class GANmut(GANModel):
                 "uniform_d": u[:, 0:2], "uniform_g": u[:, 2:4], "alpha": (u[:, 4] + 1.0) / 2.0}
 
     def gaussian_codes(self, uniform):
-        """The batch's codes: the first min(B, n_classes) samples at the modes m_0, m_1, ..., the rest ``uniform``."""
-        modes = self.gaussians.modes()
-        m = tf.minimum(tf.shape(uniform)[0], self.config.n_classes)
-        return tf.concat([modes[:m], tf.cast(uniform[m:], tf.float32)], axis=0)
+        """The batch's codes: the first min(B, n_classes) samples of the whole batch (all replicas' rows) at the
+        modes m_0, m_1, ..., the rest ``uniform``."""
+        modes = tf.cast(self.gaussians.modes(), tf.float32)
+        rows = global_rows(tf.shape(uniform)[0])
+        at_mode = tf.gather(modes, tf.minimum(rows, self.config.n_classes - 1))
+        return tf.where((rows < self.config.n_classes)[:, None], at_mode, tf.cast(uniform, tf.float32))
 
     def _gaussian_generator_update(self, b):
         c = self.config
@@ -350,8 +360,10 @@ class GANmut(GANModel):
             src_f, cls_f, _ = self.discriminator(fake, training=True)
             adv = losses.wasserstein_generator_loss(src_f)
             cls = symmetric_kl(-self.gaussians.mahalanobis(z), cls_f)
-            m = tf.minimum(tf.shape(x)[0], c.n_classes)
-            prediction = tf.reduce_mean(_ce(tf.range(m), cls_f[:m]))
+            # The samples coded at the modes (the first n_classes of the whole batch) must be classified as theirs.
+            rows = global_rows(tf.shape(x)[0])
+            at_mode = rows < c.n_classes
+            prediction = losses.masked_mean(_ce(tf.minimum(rows, c.n_classes - 1), cls_f), at_mode)
             rec = losses.mean_absolute_error(x, self.generator([fake, z_x], training=True))
             loss = adv + c.lambda_cls * cls + c.lambda_rec * rec + c.lambda_prediction * prediction
         self.update("g", tape, loss)

@@ -72,7 +72,9 @@ def mean_squared_error(a, b) -> tf.Tensor:
 
 def masked_mean(values, mask) -> tf.Tensor:
     """Mean of ``values`` over the examples where ``mask`` is 1: ``sum(mask values) / sum(mask)``, and 0 when the
-    mask is all zero (no NaN).
+    mask is all zero (no NaN). Under ``tf.distribute`` the mean is over the whole global batch (the count is summed
+    over the replicas, :func:`training.share_of_mean`), so a replica whose rows are all masked out still gives the
+    same gradients and logged value as one replica holding the whole batch.
 
     Args:
         values: per-example losses [B]; cast to float32.
@@ -81,8 +83,14 @@ def masked_mean(values, mask) -> tf.Tensor:
     Returns:
         A float32 scalar.
     """
+    from ..training import replica_position, sum_over_replicas
+
     mask = tf.cast(mask, tf.float32)
-    return tf.math.divide_no_nan(tf.reduce_sum(mask * tf.cast(values, tf.float32)), tf.reduce_sum(mask))
+    local = tf.reduce_sum(mask * tf.cast(values, tf.float32))
+    _, replicas = replica_position()
+    if replicas == 1:
+        return tf.math.divide_no_nan(local, tf.reduce_sum(mask))
+    return tf.math.divide_no_nan(local, sum_over_replicas(tf.reduce_sum(mask))) * float(replicas)
 
 
 def wasserstein_critic_loss(real_scores, fake_scores) -> tf.Tensor:

@@ -78,7 +78,7 @@ class _Init:
 
 
 def _batch_norm(name: str) -> keras.layers.BatchNormalization:
-    return keras.layers.BatchNormalization(scale=False, momentum=0.999, epsilon=1e-3, name=name)
+    return keras.layers.BatchNormalization(scale=False, momentum=0.999, epsilon=1e-3, synchronized=True, name=name)
 
 
 def build_encoder(image_size: int = 96, channels: int = 3, z_dim: int = 50, width: float = 1.0,

@@ -60,13 +60,13 @@ def build_generator(image_size: int, channels: int, n_classes: int, z_dim: int =
     h = keras.layers.Concatenate(name="g_concat")([z, v])
     c0 = _scaled(g_filters[0], width)
     h = keras.layers.Dense(s0 * s0 * c0, use_bias=False, kernel_initializer=_init(), name="g_dense")(h)
-    h = keras.layers.BatchNormalization(name="g_bn0")(h)
+    h = keras.layers.BatchNormalization(synchronized=True, name="g_bn0")(h)
     h = keras.layers.ReLU(name="g_relu0")(h)
     h = keras.layers.Reshape((s0, s0, c0), name="g_reshape")(h)
     for i, f in enumerate(g_filters[1:], start=1):
         h = keras.layers.Conv2DTranspose(_scaled(f, width), KERNEL, strides=2, padding="same", use_bias=False,
                                          kernel_initializer=_init(), name=f"g_deconv{i}")(h)
-        h = keras.layers.BatchNormalization(name=f"g_bn{i}")(h)
+        h = keras.layers.BatchNormalization(synchronized=True, name=f"g_bn{i}")(h)
         h = keras.layers.ReLU(name=f"g_relu{i}")(h)
     h = keras.layers.Conv2DTranspose(channels, KERNEL, strides=2, padding="same", kernel_initializer=_init(),
                                      name="g_out")(h)
@@ -84,7 +84,7 @@ def build_discriminator(image_size: int, channels: int, n_classes: int, width: f
         h = keras.layers.Conv2D(_scaled(f, width), KERNEL, strides=2, padding="same", use_bias=i == 1,
                                 kernel_initializer=_init(), name=f"d_conv{i}")(h)
         if i > 1:
-            h = keras.layers.BatchNormalization(name=f"d_bn{i}")(h)
+            h = keras.layers.BatchNormalization(synchronized=True, name=f"d_bn{i}")(h)
         h = keras.layers.LeakyReLU(negative_slope=SLOPE, name=f"d_lrelu{i}")(h)
     h = keras.layers.Flatten(name="d_flatten")(h)
     logit = keras.layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="d_logit")(h)

@@ -42,7 +42,7 @@ def _init():
 
 
 def _bn(name):
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True, name=name)
 
 
 def _concat_label(h, y, name):

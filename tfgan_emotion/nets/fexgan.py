@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 
 import keras
-from .layers import GaussianSample
+from .layers import BatchDropout, GaussianSample
 
 LATENT = 128                              # SPECS: latent n = 128
 N_CLASSES = 7                             # FERG-DB affects
@@ -93,7 +93,7 @@ def build_encoder(image_size: int = 128, channels: int = 3, n_classes: int = N_C
         h = keras.layers.Conv2D(_scaled(f, width), KERNEL, strides=2, padding="same",
                                 use_bias=False, kernel_initializer=_init(), name=f"enc_conv{i}")(h)
         if i > 1:
-            h = keras.layers.BatchNormalization(name=f"enc_bn{i}")(h)
+            h = keras.layers.BatchNormalization(synchronized=True, name=f"enc_bn{i}")(h)
         if not last:
             h = keras.layers.LeakyReLU(negative_slope=SLOPE, name=f"enc_lrelu{i}")(h)
     h = keras.layers.Flatten(name="enc_flatten")(h)
@@ -119,9 +119,9 @@ def build_decoder(image_size: int = 128, channels: int = 3, n_classes: int = N_C
     for i, f in enumerate(decoder_filters(image_size), start=1):
         h = keras.layers.Conv2DTranspose(_scaled(f, width), KERNEL, strides=2, padding="same", use_bias=False,
                                          kernel_initializer=_init(), name=f"dec_deconv{i}")(h)
-        h = keras.layers.BatchNormalization(name=f"dec_bn{i}")(h)
+        h = keras.layers.BatchNormalization(synchronized=True, name=f"dec_bn{i}")(h)
         if i <= 3:
-            h = keras.layers.Dropout(DROPOUT, name=f"dec_dropout{i}")(h)
+            h = BatchDropout(DROPOUT, salt=i, name=f"dec_dropout{i}")(h)
         h = keras.layers.ReLU(name=f"dec_relu{i}")(h)
     h = keras.layers.Conv2DTranspose(channels, KERNEL, strides=2, padding="same", kernel_initializer=_init(),
                                      name="dec_out")(h)
@@ -138,7 +138,7 @@ def build_discriminator(image_size: int = 128, channels: int = 3, n_classes: int
         h = keras.layers.Conv2D(_scaled(f, width), KERNEL, strides=2, padding="same", use_bias=i == 1,
                                 kernel_initializer=_init(), name=f"disc_conv{i}")(h)
         if i > 1:
-            h = keras.layers.BatchNormalization(name=f"disc_bn{i}")(h)
+            h = keras.layers.BatchNormalization(synchronized=True, name=f"disc_bn{i}")(h)
         h = keras.layers.LeakyReLU(negative_slope=SLOPE, name=f"disc_lrelu{i}")(h)
     h = keras.layers.Flatten(name="disc_flatten")(h)
     real = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=_init(), dtype="float32",

@@ -237,3 +237,46 @@ class InstanceNormalization(keras.layers.GroupNormalization):
             shift = shift + ops.cast(self.beta, "float32")
         dtype = inputs.dtype
         return inputs * ops.cast(scale, dtype) + ops.cast(shift, dtype)
+
+
+class _StepKey:
+    """Where a :class:`BatchDropout` reads its key from while training (kept out of the layer's tracked state)."""
+
+    def __init__(self, step, seed: int):
+        self.step, self.seed = step, int(seed)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BatchDropout(keras.layers.Dropout):
+    """Dropout whose mask is a function of (seed, training step, layer): the mask of the whole global batch is drawn
+    with a stateless key and each replica keeps its own rows, so one replica or many, and a resumed run, drop the
+    same units. A model binds it to its step counter with :meth:`bind`; unbound (a network loaded on its own), it
+    is Keras' ordinary dropout."""
+
+    def __init__(self, rate, salt: int = 0, **kwargs):
+        super().__init__(rate, **kwargs)
+        self.salt = int(salt)
+        self._key = None
+
+    def bind(self, step, seed: int) -> None:
+        """Key the masks by ``step`` (an int64 variable the training engine advances) and ``seed``."""
+        self._key = _StepKey(step, seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0 or self._key is None:
+            return super().call(inputs, training=training)
+        import tensorflow as tf
+
+        from ..training import local_rows, replica_position
+
+        _, replicas = replica_position()
+        local = tf.shape(inputs)[0]
+        key = tf.stack([tf.constant(self._key.seed * 1_000_003 + self.salt, tf.int64),
+                        tf.cast(self._key.step, tf.int64)])
+        shape = tf.concat([[local * replicas], tf.shape(inputs)[1:]], 0)
+        keep = local_rows(tf.random.stateless_uniform(shape, key), local) >= self.rate
+        scale = tf.cast(1.0 / (1.0 - self.rate), inputs.dtype)
+        return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "salt": self.salt}

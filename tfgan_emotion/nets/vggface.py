@@ -191,15 +191,26 @@ def identity_loss(feature_model: keras.Model, x, g, n: int = 16, size: int = 224
     # Two passes, not one over [x; g]: backpropagation then runs through the network for g only. One pass over the
     # concatenation made the backward convolutions process the real half too (about 0.5 TFLOP, 12% of a paper-size
     # CAAE step, of wasted work; `tfgan-emotion bench`).
+    # The first n images are those of the whole batch: with several replicas, the rows that belong to the first n
+    # of the global batch count, and the mean is over the n of the whole batch (training.share_of_mean), so one
+    # replica or many give the same loss.
+    from ..training import global_rows, replica_position, share_of_mean
+
     as_list = lambda f: list(f) if isinstance(f, (list, tuple)) else [f]  # noqa: E731
-    real = as_list(feature_model(preprocess(tf.stop_gradient(tf.cast(x[:n], tf.float32)), size, channel_order),
+    local = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
+    _, replicas = replica_position()
+    k = min(n, local) if isinstance(local, int) else tf.minimum(n, local)
+    count = min(n, local * replicas) if isinstance(local, int) else tf.minimum(n, local * replicas)
+    weight = tf.cast(global_rows(local)[:k] < n, tf.float32)
+    real = as_list(feature_model(preprocess(tf.stop_gradient(tf.cast(x[:k], tf.float32)), size, channel_order),
                                  training=False))
-    fake = as_list(feature_model(preprocess(tf.cast(g[:n], tf.float32), size, channel_order), training=False))
+    fake = as_list(feature_model(preprocess(tf.cast(g[:k], tf.float32), size, channel_order), training=False))
     loss = tf.constant(0.0, tf.float32)
     for phi_x, phi_g in zip(real, fake):
         side = float(phi_g.shape[1])
         phi_x = tf.stop_gradient(tf.cast(phi_x, tf.float32))
-        loss += tf.reduce_mean(tf.abs(phi_x - tf.cast(phi_g, tf.float32))) / (side * side)
+        per_image = tf.reduce_mean(tf.abs(phi_x - tf.cast(phi_g, tf.float32)), axis=[1, 2, 3])
+        loss += share_of_mean(tf.reduce_sum(weight * per_image), count) / (side * side)
     return loss
 
 
