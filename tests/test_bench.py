@@ -75,7 +75,7 @@ def test_bench_one_recipe_writes_every_field(tmp_path, capsys):
     doc = json.loads(path.read_text())
     assert (path.parent / "bench.md").exists() and (path.parent / "bench.html").exists()
     e = doc["recipes"]["cgan_fashion_mnist"]
-    assert e["paper_settings"] and e["image_size"] == 28 and e["batch_per_replica"] == 32  # paper 000 4.2
+    assert e["paper_settings"] and e["image_size"] == 28 and e["batch"] == 32  # paper 000 4.2
     assert set(e["training"]) == {"float32", "auto"}
     for policy, r in e["training"].items():
         st = r["step_seconds"]

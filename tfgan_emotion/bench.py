@@ -54,7 +54,7 @@ class Target:
     kind: str            # synthetic stand-in
     size: int
     channels: int
-    batch: int           # faces per training step (per replica)
+    batch: int           # faces per training step (the global batch, split across the replicas)
     n_classes: int
     build: Callable      # (size, batch, width) -> model, built under the current policy and strategy scope
     stream: Callable     # (source, model_config, seed) -> unbatched tf.data stream of training examples
@@ -218,10 +218,6 @@ def matmul_peak(dtype: str, n: int | None = None, repeats: int = 5) -> dict:
             "by_size": {str(k): v for k, v in tried.items()}}
 
 
-def _batches(stream, global_batch: int, count: int):
-    return list(stream.batch(global_batch, drop_remainder=True).take(count))
-
-
 def _build(target: Target, strategy, overrides, seed: int):
     import keras
 
@@ -244,13 +240,20 @@ def time_training(target: Target, policy: str, strategy, source, overrides: dict
 
     runtime.set_precision(policy)
     model = _build(target, strategy, overrides, seed)
-    per_step = model.config.step_batch if hasattr(model.config, "step_batch") else model.config.batch_size
-    global_batch = per_step * strategy.num_replicas_in_sync
-    batches = _batches(target.stream(source, model, seed), global_batch, 4)
+    from . import training
+
+    # The batch is global, as in training: the engine's batches, each replica its contiguous share.
+    global_batch = model.config.step_batch if hasattr(model.config, "step_batch") else model.config.batch_size
+    replicas = strategy.num_replicas_in_sync
+    parts = int(getattr(model, "batch_parts", 1))
+    training.check_global_batch(global_batch // parts, replicas)
+    per_replica = global_batch // replicas
+    batches = list(training.batches(target.stream(source, model, seed), global_batch, replicas, parts).take(4))
     dist = [strategy.experimental_distribute_values_from_function(
         lambda ctx, b=b: tf.nest.map_structure(
-            lambda t: t[ctx.replica_id_in_sync_group * per_step:(ctx.replica_id_in_sync_group + 1) * per_step], b))
-        for b in batches] if strategy.num_replicas_in_sync > 1 else batches
+            lambda t: t[ctx.replica_id_in_sync_group * per_replica:(ctx.replica_id_in_sync_group + 1) * per_replica],
+            b))
+        for b in batches] if replicas > 1 else batches
 
     def step(batch):
         out = strategy.run(model.train_step, args=(batch,))
@@ -387,7 +390,7 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
             if v is not None}
     size = over.get("size", target.size)
     entry = {"recipe": target.recipe, "paper": target.paper, "image_size": size, "channels": target.channels,
-             "batch_per_replica": over.get("batch", target.batch), "width": over.get("width", 1.0),
+             "batch": over.get("batch", target.batch), "width": over.get("width", 1.0),
              "paper_settings": not over, "overrides": over}
     n_faces = max(256, 2 * over.get("batch", target.batch) * 5)
     log(f"{target.recipe}: rendering {n_faces} synthetic {target.kind} faces at {size}px")

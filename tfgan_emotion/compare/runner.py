@@ -207,8 +207,8 @@ def budget_of(recipe: str, run_dir: Path, cfg: dict, wall: float | None) -> dict
     train_s = m.get("training", {}).get("seconds")
     if "training_phases" in m:
         train_s = sum(p.get("seconds", 0.0) for p in m["training_phases"].values() if isinstance(p, dict))
-    replicas = int(cfg.get("runtime", {}).get("replicas", 1) or 1)
-    return {"run_dir": str(run_dir), "steps": step, "images_per_step": per * replicas, "images": step * per * replicas,
+    # --batch-size is the global batch (whatever the number of replicas).
+    return {"run_dir": str(run_dir), "steps": step, "images_per_step": per, "images": step * per,
             "training_seconds": None if train_s is None else round(float(train_s), 1),
             "wall_seconds": None if wall is None else round(float(wall), 1),
             "resolution": f"{c['image_size']}x{c['image_size']}x{c['channels']}",
