@@ -370,3 +370,26 @@ def test_evaluate_takes_every_systems_evaluation_flags_and_refuses_training_flag
     assert cli.main(["evaluate", "--run", str(run_dir), "--classifier-steps", "5"]) == 2
     err = capsys.readouterr().err
     assert "--classifier-steps: not an evaluation setting of caae_affectnet runs" in err and "--fig2-faces" in err
+
+
+@pytest.mark.slow
+def test_the_python_api_runs_the_users_own_keras_callbacks(tmp_path, float32_policy):
+    import keras
+
+    import tfgan_emotion as tfe
+
+    class Seen(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.steps, self.keys = [], set()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps.append(int(self.model.global_step.numpy()))
+            self.keys |= set(logs or {})
+
+    seen = Seen()
+    run_dir = tfe.train("dcgan_fer2013", smoke=True, skip_eval=True, out=tmp_path / "runs",
+                        reports=tmp_path / "reports", callbacks=[seen])
+    # both phases of the two-phase schedule (the GAN, then the encoder), one call per step of the run
+    assert seen.steps == list(range(json.loads((run_dir / "metrics.json").read_text())["step"]))
+    assert {"d_loss", "g_loss"} <= seen.keys and any(k.startswith("e_") or "enc" in k for k in seen.keys)

@@ -46,13 +46,18 @@ def run_dir_of(system: str, **flags) -> Path:
     return Path(args.out) / (args.run or run.default_run_name(args))
 
 
-def train(system: str, **flags) -> Path:
+def train(system: str, callbacks=(), **flags) -> Path:
     """Train (or resume) a system exactly as ``tfgan-emotion train SYSTEM`` with these flags would: export, evaluate
     and report at the end. Returns the run directory. Raises :class:`UsageError` for bad flags or data and
-    RuntimeError when training stopped (NaN/Inf loss, signal) or the evaluation failed."""
+    RuntimeError when training stopped (NaN/Inf loss, signal) or the evaluation failed.
+
+    ``callbacks``: your own ``keras.callbacks.Callback`` objects, run after the engine's own in every training
+    phase. ``batch`` in their ``on_train_batch_*`` counts from 0 in each ``fit`` call (a resumed run or a later
+    phase starts again at 0); ``self.model.global_step`` holds the run's global step, and ``logs`` the step's
+    losses."""
     s = systems.get(system)
     try:
-        status = systems.main(s, _argv(flags))
+        status = systems.main(s, _argv(flags), callbacks=callbacks)
     except SystemExit as e:          # argparse: a flag the recipe does not know
         raise UsageError(f"{system}: bad flags {flags} (exit status {e.code})") from None
     if status == 2:

@@ -98,6 +98,7 @@ class Run:
     config: dict
     notes: list = field(default_factory=list)
     write: bool = True     # False: a reopened run (evaluate / export) leaves config.json as training wrote it
+    callbacks: list = field(default_factory=list)   # the user's own Keras callbacks (Python API), for every phase
     environment: dict | None = field(default=None, repr=False)   # runtime.environment(), read on the first write
 
     def train_config(self, steps: int, **overrides):
@@ -129,7 +130,7 @@ class Run:
 
         try:
             return training.train(model, dataset, self.dir, self.train_config(steps, **overrides), self.strategy,
-                                  self.runtime.is_chief)
+                                  self.runtime.is_chief, extra_callbacks=self.callbacks)
         except (training.NonFiniteLossError, training.TrainingInterrupted, training.WorkerLost) as e:
             print(f"{self.recipe}: {e}", file=sys.stderr)
             return None

@@ -281,10 +281,11 @@ def _check_batch(args, replicas: int) -> None:
         raise UsageError(str(e)) from None
 
 
-def main(system: System, argv=None) -> int:
+def main(system: System, argv=None, callbacks=()) -> int:
     """The recipe command: train (or resume), export, evaluate, report. Exit status 0 done, 2 usage error, 3
     training stopped (NaN/Inf loss or a signal; the last good checkpoint is kept), 1 evaluation failed (the export
-    is in place; the printed command resumes the evaluation)."""
+    is in place; the printed command resumes the evaluation). ``callbacks``: Keras callbacks added to the engine's
+    own in every training phase (the Python API's ``train(..., callbacks=[...])``)."""
     args = system.parser().parse_args(argv)
     log = log_to_stderr(system.name)
     try:
@@ -303,6 +304,7 @@ def main(system: System, argv=None) -> int:
         print(f"{system.name}: {e}", file=sys.stderr)
         return 2
     tboard.log_hparams(r.dir, r)
+    r.callbacks = list(callbacks)
     with r.strategy.scope():
         model = system.build(plan.config, args, data)
     fitted = system.fit(r, model, data, plan, log)
