@@ -286,3 +286,30 @@ def _logged_steps_every(csv_path: Path, every: int) -> list[int]:
     steps = _logged_steps(csv_path)
     assert all(s % every == 0 for s in steps), steps
     return steps
+
+
+def test_the_main_job_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
+    """The CAAE recipe with --deterministic, SIGKILLed mid-training and launched again, logs exactly the rows of the
+    same command never interrupted: the resumed run reads the same batches and draws from the restored step on."""
+    from conftest import ROOT
+
+    def cmd(run):
+        return [sys.executable, str(ROOT / "recipes" / "caae_affectnet.py"), "--smoke", "--steps", "16",
+                "--checkpoint-every", "4", "--log-every", "1", "--deterministic", "--skip-eval", "--precision",
+                "float32", "--out", str(tmp_path / "runs"), "--run", run, "--reports", str(tmp_path / "reports")]
+
+    whole = subprocess.run(cmd("whole"), env=_env(), capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    # slowed down (each file write pauses) so that the kill lands between checkpoints, mid-run
+    proc = _Proc(cmd("resumed"), _env(**{fileio.PAUSE_ENV: "0.15"}))
+    proc.wait_for(r"writing .*ckpt-8", timeout=300)
+    proc.wait_for(r"writing .*losses.csv", timeout=60)
+    proc.kill()
+    done = _complete_steps(tmp_path / "runs" / "resumed" / "ckpt")
+    assert done and 4 <= done[0] < 16
+    again = subprocess.run(cmd("resumed"), env=_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    resumed = [line for line in again.stderr.splitlines() if "resumed from" in line]
+    assert resumed and f"at step {done[0]} " in resumed[0], again.stderr[-3000:]
+    rows = [(tmp_path / "runs" / r / "logs" / "losses.csv").read_text().splitlines() for r in ("whole", "resumed")]
+    assert len(rows[0]) == 17 and rows[1] == rows[0]
