@@ -123,8 +123,9 @@ def compare_smoke(tmp_path_factory, smoke_runs):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test that needs a trained smoke run, and every e2e test, is slow (``pytest -m "not slow"`` is the quick
-    tier; a ``-m`` given on the command line replaces the default ``-m "not e2e"``)."""
+    """Every test that needs a trained smoke run, and every e2e and stress test, is slow (``pytest -m "not slow"`` is
+    the quick tier; a ``-m`` given on the command line replaces the default ``-m "not e2e and not stress"``)."""
     for item in items:
-        if {"smoke_runs", "compare_smoke"} & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("e2e"):
+        if {"smoke_runs", "compare_smoke"} & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("e2e") \
+                or item.get_closest_marker("stress"):
             item.add_marker(pytest.mark.slow)

@@ -1,6 +1,7 @@
-"""Global-batch semantics: every system trained on one replica and on two (a real MirroredStrategy over two logical
-CPUs) at the same global batch gives the same losses and weights; the engine refuses a batch that does not split;
-the streams start at any position."""
+"""Global-batch semantics and exact resume: every system trained on one replica and on two (a real MirroredStrategy
+over two logical CPUs) at the same global batch gives the same losses and weights, and a run stopped and resumed
+equals the uninterrupted one row for row (these train every system: the stress tier, ``pytest -m stress``); the
+engine refuses a batch that does not split; the streams start at any position."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -86,7 +87,7 @@ def _train(make, ds, batch, strategy, run_dir, steps=3):
     return losses, weights
 
 
-@pytest.mark.slow
+@pytest.mark.stress
 @pytest.mark.parametrize("system", sorted(SYSTEMS))
 def test_one_and_two_replicas_give_the_same_losses(system, tmp_path, float32_policy, mirrored_cpu):
     make, ds, batch = SYSTEMS[system]()
@@ -170,7 +171,7 @@ def _rows(run_dir):
     return (run_dir / "logs" / "losses.csv").read_text().splitlines()
 
 
-@pytest.mark.slow
+@pytest.mark.stress
 @pytest.mark.parametrize("system", sorted(SYSTEMS))
 def test_a_resumed_run_equals_the_uninterrupted_one_row_for_row(system, tmp_path, float32_policy):
     make, ds, batch = SYSTEMS[system]()
@@ -191,7 +192,7 @@ def test_a_resumed_run_equals_the_uninterrupted_one_row_for_row(system, tmp_path
     assert _rows(tmp_path / "resumed") == _rows(tmp_path / "whole")
 
 
-@pytest.mark.slow
+@pytest.mark.stress
 def test_a_run_resumes_on_another_number_of_replicas_at_the_same_global_batch(tmp_path, float32_policy,
                                                                             mirrored_cpu):
     make, ds, batch = SYSTEMS["ganmut"]()

@@ -372,7 +372,7 @@ def test_evaluate_takes_every_systems_evaluation_flags_and_refuses_training_flag
     assert "--classifier-steps: not an evaluation setting of caae_affectnet runs" in err and "--fig2-faces" in err
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_the_python_api_runs_the_users_own_keras_callbacks(tmp_path, float32_policy):
     import keras
 
