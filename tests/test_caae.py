@@ -119,7 +119,7 @@ def test_saved_model_edit_and_cli(tmp_path, float32_policy, capsys):
     assert "not a run directory" in capsys.readouterr().err
 
 
-@pytest.mark.slow
+@pytest.mark.stress
 def test_trains_under_mirrored_strategy_with_identity_loss(tmp_path, float32_policy, mirrored_cpu):
     from tfgan_emotion.data import synthetic
 

@@ -70,7 +70,7 @@ def test_training_learns_the_conditional_task(tmp_path, float32_policy):
     assert top_minus_left[labels == 1].mean() < -0.5
 
 
-@pytest.mark.slow
+@pytest.mark.stress
 def test_resume_after_sigkill(tmp_path):
     out = tmp_path / "runs"
     cmd = [sys.executable, SCRIPT, "--out", str(out), "--steps", "40", "--checkpoint-every", "5",

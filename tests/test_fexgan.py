@@ -207,7 +207,7 @@ def test_pairs_only_target_affects_the_character_has():
         pairs.pair_tables([0, 9], [0, 0], 7)
 
 
-@pytest.mark.slow
+@pytest.mark.stress
 def test_trains_under_mirrored_strategy(tmp_path, float32_policy, mirrored_cpu):
     from tfgan_emotion import training
 

@@ -160,7 +160,7 @@ def test_a_few_steps_move_every_loss_and_the_directions(tmp_path, float32_policy
     assert edited.shape == (3, 32, 32, 3) and np.abs(edited.numpy()).max() <= 1.0
 
 
-@pytest.mark.slow
+@pytest.mark.stress
 def test_trains_under_mirrored_strategy(tmp_path, float32_policy, mirrored_cpu):
     ds, faces = _data()
     cfg = GM.GANmutConfig(**TINY)

@@ -176,15 +176,8 @@ def check_export_and_evaluate(name: str, finished: Path, tmp_path: Path):
         assert json.loads((run_dir / "config.json").read_text())["command"] == cfg["command"]
 
 
-@pytest.mark.slow
-def test_export_and_evaluate_a_finished_and_a_killed_run(smoke_runs, tmp_path):
-    """One system in the default tier (the fer2013 DCGAN: two training phases, the quickest evaluation); the other
-    four in the e2e tier below."""
-    check_export_and_evaluate("dcgan_fer2013", smoke_runs.run_dir("dcgan_fer2013"), tmp_path)
-
-
 @pytest.mark.e2e
-@pytest.mark.parametrize("name", [n for n in FACE_SYSTEMS if n != "dcgan_fer2013"])
+@pytest.mark.parametrize("name", FACE_SYSTEMS)
 def test_export_and_evaluate_a_finished_and_a_killed_run_e2e(name, smoke_runs, tmp_path):
     check_export_and_evaluate(name, smoke_runs.run_dir(name), tmp_path)
 

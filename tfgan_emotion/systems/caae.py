@@ -301,7 +301,10 @@ class CAAESystem(System):
         r.note(f"Table II regressors: trained on the whole AffectNet training split streamed from disk ({n_split:,} "
                f"images{oversampled}), {steps:,} steps of batch {E.REGRESSOR_BATCH} = "
                f"{steps * E.REGRESSOR_BATCH / max(1, n_split):.3g} epochs; {schedule}.{width}")
-        return E.TrainingStream(data.train, n_split)
+        from ..data.stream import as_dataset
+
+        # The training stream from its first example (epochs reshuffled as in training), as a tf.data.Dataset.
+        return E.TrainingStream(as_dataset(data.train), n_split)
 
     def _fig2_faces(self, r, plan, log):
         """(faces or None, what they are) for the Fig. 2 heatmaps, with the run note: the first 200 images of
