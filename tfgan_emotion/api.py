@@ -127,6 +127,28 @@ class Model:
                                  f"{', '.join(self.__dict__.get('signatures', {}))}")
         return lambda images=None, **inputs: self.call(name, images, **inputs)
 
+    def edit_photo(self, photo, endpoint: str | None = None, face: int | None = None, detector="mtcnn",
+                   weights=None, margin: float = 0.2, **inputs) -> np.ndarray:
+        """Edit the faces of a photograph (uint8 [H, W, 3]) as ``tfgan-emotion edit --detect`` does: each face found
+        (or only the ``face``-th, most confident first) is cut as ``data crop`` cuts training faces, passed through
+        ``endpoint`` (default: the run's first endpoint that takes an image) with ``inputs`` (e.g. ``valence=0.5,
+        arousal=-0.2``), and pasted back with a soft edge. Returns the whole photograph, uint8, same size.
+        ``detector``: "mtcnn", "retinaface" (``weights``: its file) or an object with ``detect``."""
+        from . import editing
+        from .data import detect
+
+        if endpoint is None:
+            takes_image = [e for e, specs in self.signatures.items() if any(s["name"] == "image" for s in specs)]
+            if not takes_image:
+                raise ValueError(f"this {self.system.name} run has no endpoint that edits an image")
+            endpoint = takes_image[0]
+        finder = detector if hasattr(detector, "detect") else detect.make_detector(detector, weights)
+
+        def one(crop):
+            return self.to_uint8(self.call(endpoint, crop[None], **inputs)[0])
+
+        return editing.edit_photo(photo, one, self.image_size, self.channels, finder, face, margin)[0]
+
     @staticmethod
     def to_uint8(images) -> np.ndarray:
         from .systems.common import to_uint8

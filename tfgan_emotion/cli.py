@@ -104,7 +104,9 @@ def cmd_edit(args) -> int:
             raise ValueError("give --image (a face or a folder) to edit, or --mix for a label-interpolation cGAN run")
         else:
             editing.run_edit(args.run, args.image, args.output, valence=args.valence, arousal=args.arousal,
-                             grid=args.grid, affect=args.affect, theta=args.theta, rho=args.rho, emotion=args.emotion)
+                             grid=args.grid, affect=args.affect, theta=args.theta, rho=args.rho, emotion=args.emotion,
+                             detect=args.detect, detector=args.detector, weights=args.detector_weights,
+                             face=args.face, margin=args.margin)
     except (FileNotFoundError, ValueError) as e:
         print(f"tfgan-emotion edit: {e}", file=sys.stderr)
         return 2
@@ -256,6 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--seed", type=int, default=0, help="noise seed for --mix (default 0)")
     ed.add_argument("--grid", action="store_true", help="write a sheet instead: the 7x7 valence x arousal grid "
                     "(CAAE) or every affect / label (FExGAN, fer2013 DCGAN)")
+    g = ed.add_argument_group("photographs")
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("--detect", action="store_true", help="find the faces of the photograph, cut each as `data crop` "
+                   "cuts training faces, edit it and paste it back with a soft edge: the output is the whole "
+                   "photograph (size unchanged) with its faces edited")
+    x.add_argument("--crop-only", action="store_true", help="edit the centre square of the image and write the "
+                   "edited crop (the default)")
+    g.add_argument("--detector", choices=("mtcnn", "retinaface"), default="mtcnn", help="face detector for --detect "
+                   "(default mtcnn, whose weights come with its package; retinaface needs --detector-weights)")
+    g.add_argument("--detector-weights", type=Path, help="RetinaFace weights file (nothing is downloaded)")
+    g.add_argument("--face", type=int, help="edit only face N of the photograph (0 = the most confident); "
+                   "default: every face found")
+    g.add_argument("--margin", type=float, default=0.2, help="how far the crop reaches beyond the detected box, as "
+                   "a fraction of its size (default 0.2, as `data crop`)")
     ed.set_defaults(func=cmd_edit)
 
     x = sub.add_parser("export", help="export a run's networks as .keras files and a SavedModel",
