@@ -51,7 +51,7 @@ def test_one_step_updates_all_four_networks_including_g_first_dense(float32_poli
     assert all(np.isfinite(float(v)) for v in out.values())
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_identity_loss_enters_with_random_features(float32_policy):
     keras.utils.set_random_seed(0)
     m = CAAE(CAAEConfig(image_size=32, width=0.125, identity_net="random", identity_size=32))

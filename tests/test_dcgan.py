@@ -105,7 +105,7 @@ def test_encoder_phase_changes_only_the_encoder_and_runs_g_in_inference_mode(flo
         v.path for v in model.variables if "e_adam" in v.path or "iteration" in v.path}
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_gan_phase_leaves_the_encoder_alone_and_joint_updates_all(float32_policy):
     model = G.DCGAN(G.DCGANConfig(**TINY))
     model.build_optimizers()

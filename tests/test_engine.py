@@ -102,7 +102,7 @@ def test_resume_after_sigkill(tmp_path):
     assert "done step 40 restored_from 40" in res.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.stress
 def test_sigterm_saves_and_resumes_from_that_step(tmp_path):
     out = tmp_path / "runs"
     cmd = [sys.executable, SCRIPT, "--out", str(out), "--steps", "200", "--checkpoint-every", "1000",

@@ -197,6 +197,7 @@ def test_combined_affectnet_goes_through_the_detector_by_default(tmp_path, monke
     assert status["Fig. 8"] == "reproduced" and status["Table I"] == "not reproduced"
 
 
+@pytest.mark.e2e
 def test_affectnet_crops_box_keeps_the_annotation_boxes_and_says_so(tmp_path, monkeypatch):
     system, args, plan, data, fake = load(tmp_path, monkeypatch, "--combined", "AFFECTNET", "--affectnet-crops",
                                           "box")
