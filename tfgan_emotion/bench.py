@@ -245,9 +245,7 @@ def time_training(target: Target, policy: str, strategy, source, overrides: dict
     # The batch is global, as in training: the engine's batches, each replica its contiguous share.
     global_batch = model.config.step_batch if hasattr(model.config, "step_batch") else model.config.batch_size
     replicas = strategy.num_replicas_in_sync
-    parts = int(getattr(model, "batch_parts", 1))
-    training.check_global_batch(global_batch // parts, replicas)
-    per_replica = global_batch // replicas
+    parts, per_replica = training.split_batch(model, global_batch, replicas)
     batches = list(training.batches(target.stream(source, model, seed), global_batch, replicas, parts).take(4))
     dist = [strategy.experimental_distribute_values_from_function(
         lambda ctx, b=b: tf.nest.map_structure(
@@ -490,22 +488,8 @@ def machine_info(strategy) -> dict:
 
     from . import runtime
 
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor()
-    gpus = tf.config.list_physical_devices("GPU")
-    names = []
-    for g in gpus:
-        try:
-            names.append(tf.config.experimental.get_device_details(g).get("device_name", g.name))
-        except (ValueError, RuntimeError):
-            names.append(g.name)
-    return {"cpu": cpu, "cpu_count": os.cpu_count(), "native_bf16_cpu": runtime.cpu_has_native_bf16(),
+    names = [d.get("device_name") or d["name"] for d in runtime.physical_devices() if d["type"] == "GPU"]
+    return {"cpu": runtime.cpu_model(), "cpu_count": os.cpu_count(), "native_bf16_cpu": runtime.cpu_has_native_bf16(),
             "gpus": names, "replicas": strategy.num_replicas_in_sync, "tensorflow": tf.__version__,
             "keras": keras.__version__, "python": platform.python_version(), "platform": platform.platform()}
 

@@ -135,8 +135,12 @@ def polar_code(theta, rho):
 
 
 def random_angle_mask(batch_size, n_random: int = RANDOM_ANGLE_SAMPLES):
-    """[B] booleans: True for the first ``n_random`` samples of the batch (``n_random`` may be a tensor)."""
-    return tf.range(batch_size) < tf.cast(n_random, tf.int32)
+    """[B] booleans: True for the first ``n_random`` samples of the batch (``n_random`` may be a tensor). Under
+    ``tf.distribute`` ``batch_size`` is this replica's share and the samples are the first of the whole (global)
+    batch, so one replica or many pick the same ones."""
+    from .training import global_rows
+
+    return global_rows(batch_size) < tf.cast(n_random, tf.int32)
 
 
 def training_codes(directions, rho, noise, phi, random_angle):

@@ -180,7 +180,7 @@ def global_rows(local_n) -> tf.Tensor:
 
 def gather_global(x):
     """The global batch of ``x`` (rows of every replica, in order) on every replica; ``x`` itself on one."""
-    rid, replicas = replica_position()
+    _, replicas = replica_position()
     if replicas == 1:
         return x
     return tf.distribute.get_replica_context().all_gather(x, axis=0)
@@ -206,9 +206,9 @@ def local_rows(x_global, local_n):
 def share_of_mean(local_sum, global_count):
     """This replica's share of a mean over the global batch: ``local_sum / global_count x replicas``. The engine
     divides a replica's loss by the replica count before summing the gradients, and ``fit`` averages the logged
-    values over replicas, so both then equal the global ``sum / global_count``."""
+    values over replicas, so both then equal the global ``sum / global_count`` (0 when the count is 0)."""
     _, replicas = replica_position()
-    return tf.cast(local_sum, tf.float32) / tf.cast(global_count, tf.float32) * float(replicas)
+    return tf.math.divide_no_nan(tf.cast(local_sum, tf.float32), tf.cast(global_count, tf.float32)) * float(replicas)
 
 
 def check_global_batch(batch: int, replicas: int, flag: str = "--batch-size") -> int:
@@ -224,6 +224,16 @@ def check_global_batch(batch: int, replicas: int, flag: str = "--batch-size") ->
                      f"use {' or '.join(map(str, options))} (or run on a number of replicas that divides {batch})")
 
 
+def split_batch(model, global_batch: int, replicas: int) -> tuple[int, int]:
+    """(sub-batches per step, rows per replica) of ``model``'s step on a ``global_batch``: a model whose step is
+    made of ``model.batch_parts`` equal sub-batches has each of them split evenly across the replicas; ValueError
+    (with the nearest batches that split) otherwise."""
+    parts = int(getattr(model, "batch_parts", 1))
+    if global_batch % parts:
+        raise ValueError(f"a global batch of {global_batch} does not hold {parts} equal sub-batches")
+    return parts, check_global_batch(global_batch // parts, replicas) * parts
+
+
 def add_noise(dataset, name: str, shape, seed: int, distribution: str = "uniform"):
     """Attach per-example noise to an unbatched stream of dicts, drawn with stateless RNG keyed by
     ``(seed, position in the stream)``. Noise that comes with the data is the same whatever the strategy or the
@@ -231,7 +241,7 @@ def add_noise(dataset, name: str, shape, seed: int, distribution: str = "uniform
 
     ``dataset``: a :class:`data.stream.Stream` (the noise follows its positions), or a plain tf.data.Dataset, which
     is repeated and numbered from 0 (it becomes endless; every pass draws new noise)."""
-    from .data.stream import Stream
+    from .data.stream import Stream, with_position
 
     shape = tuple(shape)
     if distribution not in ("uniform", "normal"):
@@ -245,9 +255,7 @@ def add_noise(dataset, name: str, shape, seed: int, distribution: str = "uniform
             noise = tf.random.stateless_normal(shape, key)
         return {**ex, name: noise}
 
-    if isinstance(dataset, Stream):
-        return dataset.map_with_position(attach)
-    return dataset.repeat().enumerate().map(attach, num_parallel_calls=tf.data.AUTOTUNE)
+    return with_position(dataset if isinstance(dataset, Stream) else dataset.repeat(), attach)
 
 
 @dataclass
@@ -617,10 +625,7 @@ def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfi
     log = _log if config.verbose else (lambda m: None)
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size
-    parts = int(getattr(model, "batch_parts", 1))
-    if global_batch % parts:
-        raise ValueError(f"a global batch of {global_batch} does not hold {parts} equal sub-batches")
-    check_global_batch(global_batch // parts, replicas)
+    parts, _ = split_batch(model, global_batch, replicas)
 
     with strategy.scope():
         model.build_optimizers()

@@ -284,7 +284,7 @@ class GANmut(GANModel):
         return {"x": x, "label": label, "target": target, "rho": conditioning.sample_rho(target, u[:, 0]),
                 "phi_d": 2.0 * math.pi * u[:, 1], "phi_g": 2.0 * math.pi * u[:, 2], "alpha": u[:, 4],
                 "noise_d": noise[:, :2], "noise_g": noise[:, 2:],
-                "random": global_rows(size) < tf.cast(n_random, tf.int32)}
+                "random": conditioning.random_angle_mask(size, n_random)}
 
     def _linear_codes(self, b):
         """The critic's codes of the linear space: rho along the target's direction, some drawn at random."""

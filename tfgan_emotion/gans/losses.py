@@ -83,14 +83,10 @@ def masked_mean(values, mask) -> tf.Tensor:
     Returns:
         A float32 scalar.
     """
-    from ..training import replica_position, sum_over_replicas
+    from ..training import share_of_mean, sum_over_replicas
 
     mask = tf.cast(mask, tf.float32)
-    local = tf.reduce_sum(mask * tf.cast(values, tf.float32))
-    _, replicas = replica_position()
-    if replicas == 1:
-        return tf.math.divide_no_nan(local, tf.reduce_sum(mask))
-    return tf.math.divide_no_nan(local, sum_over_replicas(tf.reduce_sum(mask))) * float(replicas)
+    return share_of_mean(tf.reduce_sum(mask * tf.cast(values, tf.float32)), sum_over_replicas(tf.reduce_sum(mask)))
 
 
 def wasserstein_critic_loss(real_scores, fake_scores) -> tf.Tensor:
