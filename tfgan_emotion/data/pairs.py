@@ -148,13 +148,11 @@ def crop_jitter_pairs(ds, seed: int = 0):
     The window is keyed by (``seed``, position in the stream): on a :class:`stream.Stream` every epoch gets new
     windows, the same on any number of devices and after a resume; a plain dataset is numbered from 0 (put it after
     the stream is repeated)."""
-    from .stream import Stream
+    from .stream import with_position
 
     def jitter(position, ex):
         key = tf.stack([tf.cast(seed, tf.int64) + JITTER_SALT, position])
         image, target = pipeline.crop_jitter((ex["image"], ex["target_image"]), key)
         return {**ex, "image": image, "target_image": target}
 
-    if isinstance(ds, Stream):
-        return ds.map_with_position(jitter)
-    return ds.enumerate().map(jitter, num_parallel_calls=tf.data.AUTOTUNE)
+    return with_position(ds, jitter)

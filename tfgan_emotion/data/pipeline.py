@@ -863,19 +863,20 @@ class Scan:
         position without decoding the skipped images."""
         from . import stream as streams
 
+        labels = {k: tf.constant(v) for k, v in _label_tensors(self.labels, len(self)).items()}
+        order = streams.order(len(self), seed, shuffle)
+
+        def rows(i, tensors):
+            return {k: tf.gather(v, i) for k, v in tensors.items()}
+
         if self.images is not None:
             prepare = _array_preparer(image_size, channels)
             images = tf.constant(_uint8_images(self.images))
-            labels = {k: tf.constant(v) for k, v in _label_tensors(self.labels, len(self)).items()}
-            return streams.order(len(self), seed, shuffle).map(
-                lambda i: prepare(tf.gather(images, i), {k: tf.gather(v, i) for k, v in labels.items()}))
+            return order.map(lambda i: prepare(tf.gather(images, i), rows(i, labels)))
         decode = _file_decoder(image_size, channels, self.decoder)
         source = {k: tf.constant(v) for k, v in _file_sources(self.paths, self.boxes).items()}
-        labels = {k: tf.constant(v) for k, v in _label_tensors(self.labels, len(self)).items()}
-        ordered = streams.order(len(self), seed, shuffle).map(
-            lambda i: ({k: tf.gather(v, i) for k, v in source.items()}, {k: tf.gather(v, i) for k, v in labels.items()}))
         # Last guard (module docstring), as in files_dataset.
-        return ordered.map(lambda ex: decode(*ex)).ignore_errors(log_warning=True)
+        return order.map(lambda i: decode(rows(i, source), rows(i, labels))).ignore_errors(log_warning=True)
 
     def select(self, index: np.ndarray) -> "Scan":
         """The examples at ``index`` (oversampling, splits)."""

@@ -103,6 +103,14 @@ def from_tensors(tensors, seed: int, shuffle: bool = True) -> Stream:
     return order(n, seed, shuffle).map(lambda i: {k: tf.gather(v, i) for k, v in consts.items()})
 
 
+def with_position(data, fn: Callable):
+    """``fn(position, example)`` over ``data``: a Stream (its own positions) or a plain tf.data.Dataset (numbered
+    from 0)."""
+    if isinstance(data, Stream):
+        return data.map_with_position(fn)
+    return data.enumerate().map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def as_dataset(data, start: int = 0) -> tf.data.Dataset:
     """``data`` (a Stream or a tf.data.Dataset) as a dataset; a Stream starts at ``start``."""
     return data.dataset(start) if isinstance(data, Stream) else data
