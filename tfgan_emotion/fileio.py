@@ -73,10 +73,6 @@ def atomic_write(path, data: bytes | str, what: str | None = None) -> Path:
     return path
 
 
-def atomic_write_text(path, text: str, what: str | None = None) -> Path:
-    return atomic_write(path, text.encode("utf-8"), what)
-
-
 def append_line(path, line: str, what: str | None = None) -> None:
     """Append ``line`` (a newline is added) to ``path`` with a single ``write`` of the whole line."""
     path = Path(path)

@@ -131,7 +131,7 @@ class Run:
         try:
             return training.train(model, dataset, self.dir, self.train_config(steps, **overrides), self.strategy,
                                   self.runtime.is_chief, extra_callbacks=self.callbacks)
-        except (training.NonFiniteLossError, training.TrainingInterrupted, training.WorkerLost) as e:
+        except (training.NonFiniteLossError, training.TrainingInterrupted) as e:  # WorkerLost is one too
             print(f"{self.recipe}: {e}", file=sys.stderr)
             return None
 

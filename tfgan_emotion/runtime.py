@@ -286,7 +286,8 @@ def source_commit() -> dict:
     return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what the platform module knows."""
     import platform
 
     try:
@@ -417,7 +418,7 @@ def environment(probe_xla: bool = False) -> dict:
         "keras": keras.__version__,
         "build": built,
         "driver": _guard(nvidia_driver),
-        "cpu": _guard(lambda: {"model": _cpu_model(), "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16()}),
+        "cpu": _guard(lambda: {"model": cpu_model(), "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16()}),
         "devices": devices,
         "auto_strategy": auto_strategy(devices) if isinstance(devices, list) else devices,
         "auto_precision": _guard(precision),
