@@ -96,3 +96,5 @@ def test_edit_detect_on_a_photograph_edits_the_face_in_place(smoke_runs, tmp_pat
                      "--valence", "0.8", "--arousal", "0.6"]) == 0
     assert Image.open(crop).size == (48, 48)
     assert cli.main(["edit", "--run", str(run_dir), "--image", str(src), "-o", str(crop), "--detect", "--grid"]) == 2
+    assert cli.main(["edit", "--run", str(run_dir), "--image", str(src), "-o", str(crop), "--detect", "--detector",
+                     "retinaface", "--valence", "0.8", "--arousal", "0.6"]) == 2

@@ -184,6 +184,9 @@ def run_edit(run_dir, image, output, log=print, detect: bool = False, detector: 
             raise ValueError("--grid writes a sheet of one face; it does not go with --detect (use --crop-only)")
         from .data import detect as detection
 
+        if detector != "mtcnn" and weights is None:
+            raise ValueError(f"--detector {detector} needs --detector-weights FILE (its weights file; nothing is "
+                             "downloaded), or use --detector mtcnn, whose weights come with its package")
         finder = detection.make_detector(detector, weights)
     written = []
     for f in files:
