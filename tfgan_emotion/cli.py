@@ -184,12 +184,38 @@ use it: install with pip install -e ".[gpu]" and check the driver.
 """
 
 
-def cmd_data(args) -> int:
-    if args.data_command == "summary":
+def _data_summary(args) -> str:
+    from .data import custom
+
+    own = args.data_csv is not None or args.data_format == "folders"
+    if not own:
+        if args.dataset is None or args.data_dir is None:
+            raise ValueError("give --dataset NAME --data-dir DIR (a published layout), --data-csv FILE (your own "
+                             "CSV) or --data-dir DIR --data-format folders (class folders)")
         from .data import pipeline
 
+        return pipeline.summarize(args.dataset, args.data_dir)
+    if args.dataset is not None:
+        raise ValueError("--dataset names a published layout; leave it out with --data-csv / --data-format folders")
+    if args.data_csv is not None and args.data_dir is not None:
+        raise ValueError("--data-csv and --data-dir name two datasets; give one")
+    if args.data_format == "folders" and args.data_dir is None:
+        raise ValueError("--data-format folders reads --data-dir DIR (one sub-folder per class)")
+    default = None
+    if args.system:
+        from . import systems
+
+        default = systems.get(args.system).vocabulary({})
+    source = custom.Source(csv=args.data_csv, folder=args.data_dir if args.data_csv is None else None,
+                           image_root=args.image_root, classes=custom.parse_classes(args.classes),
+                           label_map=args.label_map)
+    return custom.describe(custom.read(source, default))
+
+
+def cmd_data(args) -> int:
+    if args.data_command == "summary":
         try:
-            print(pipeline.summarize(args.dataset, args.data_dir))
+            print(_data_summary(args))
         except (FileNotFoundError, ValueError, KeyError, RuntimeError, ImportError) as e:
             print(f"tfgan-emotion data summary: {e}", file=sys.stderr)
             return 2
@@ -326,8 +352,20 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="dataset tools: summary, crop")
     dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     s = dsub.add_parser("summary", help="counts per class, valence/arousal histogram, skipped files")
-    s.add_argument("--dataset", required=True, help="affectnet, fer2013, ferg, faces, affwild2, fashion_mnist, cifar10")
-    s.add_argument("--data-dir", type=Path, required=True)
+    s.add_argument("--dataset", help="a published layout: affectnet, fer2013, ferg, faces, affwild2, fashion_mnist, "
+                   "cifar10")
+    s.add_argument("--data-dir", type=Path, help="the dataset's folder")
+    s.add_argument("--data-csv", type=Path, metavar="FILE", help="your own labelled faces (docs/datasets.md, 'Your "
+                   "own data'): what a recipe's --data-csv would keep, skip (by reason and line) and count per class")
+    s.add_argument("--image-root", type=Path, metavar="DIR", help="the folder the CSV's paths are relative to "
+                   "(default: the CSV's folder)")
+    s.add_argument("--data-format", choices=("published", "folders"), default="published",
+                   help="folders: --data-dir holds one sub-folder per class")
+    s.add_argument("--classes", metavar="A,B,...", help="the class names in index order")
+    s.add_argument("--label-map", type=Path, metavar="FILE", help="a from,to CSV (or JSON) renaming, merging or "
+                   "dropping classes")
+    s.add_argument("--system", metavar="RECIPE", help="read class indices in this system's own vocabulary, as its "
+                   "recipe does without --classes (e.g. ganmut_affwild2)")
     c = dsub.add_parser("crop", help="detect the most confident face in every image of SRC, write crops + CSV to DST")
     c.add_argument("src", type=Path)
     c.add_argument("dst", type=Path)

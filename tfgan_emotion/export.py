@@ -35,10 +35,12 @@ def export_networks(networks: dict, out_dir, verify: bool = True) -> dict[str, P
     return written
 
 
-def export_saved_model(path, networks: dict, endpoints: dict) -> Path:
+def export_saved_model(path, networks: dict, endpoints: dict, classes=None) -> Path:
     """Write a SavedModel at ``path`` with one serving signature per entry of ``endpoints``:
     ``{name: (fn, [tf.TensorSpec, ...])}`` where ``fn`` calls the tracked ``networks``. Uses
-    ``keras.export.ExportArchive`` (what ``model.export`` builds on), so the networks' variables are saved once."""
+    ``keras.export.ExportArchive`` (what ``model.export`` builds on), so the networks' variables are saved once.
+    ``classes``: the class names the endpoints' label / emotion / affect inputs index, written to
+    ``classes.json`` beside the signatures file."""
     path = Path(path)
     archive = keras.export.ExportArchive()
     for name, net in networks.items():
@@ -46,9 +48,11 @@ def export_saved_model(path, networks: dict, endpoints: dict) -> Path:
     for name, (fn, signature) in endpoints.items():
         archive.add_endpoint(name=name, fn=fn, input_signature=signature)
     archive.write_out(str(path), verbose=False)
-    (path / "tfgan_emotion_signatures.json").write_text(json.dumps(
-        {name: [{"name": s.name, "shape": [d for d in s.shape], "dtype": s.dtype.name} for s in sig]
-         for name, (_, sig) in endpoints.items()}, indent=2))
+    signatures = {name: [{"name": s.name, "shape": [d for d in s.shape], "dtype": s.dtype.name} for s in sig]
+                  for name, (_, sig) in endpoints.items()}
+    if classes is not None:
+        (path / "classes.json").write_text(json.dumps({"classes": list(classes)}, indent=2) + "\n")
+    (path / "tfgan_emotion_signatures.json").write_text(json.dumps(signatures, indent=2))
     return path
 
 

@@ -33,7 +33,20 @@ def common_parser(recipe: str, description: str | None, default_batch_size: int,
     g.add_argument("--data-dir", type=Path, help="root of the real dataset in its published layout; without it the "
                    "recipe trains on the built-in synthetic stand-in")
     g.add_argument("--synthetic", action="store_true", help="use the built-in synthetic faces even if --data-dir "
-                   "is given (the default when --data-dir is absent)")
+                   "is given (the default when --data-dir and --data-csv are absent)")
+    g = p.add_argument_group("your own data (docs/datasets.md, 'Your own data')")
+    g.add_argument("--data-csv", type=Path, metavar="FILE", help="your own labelled faces: a CSV with one row per "
+                   "image (a path column and the labels the system needs, e.g. path,expression), GANmut's "
+                   "subDirectory_filePath,expression CSV, or the CSV `tfgan-emotion data crop` writes")
+    g.add_argument("--image-root", type=Path, metavar="DIR", help="the folder the CSV's image paths are relative to "
+                   "(default: the CSV's folder); rows whose path leaves it are skipped")
+    g.add_argument("--data-format", choices=("published", "folders"), default="published", help="published: "
+                   "--data-dir is the paper's dataset in its published layout (default); folders: --data-dir holds "
+                   "one sub-folder of images per class (optionally inside train/ val/ test/)")
+    g.add_argument("--classes", metavar="A,B,...", help="the class names in index order (the CSV may then give "
+                   "indices); default: the names found in the data, known emotions first in AffectNet's order")
+    g.add_argument("--label-map", type=Path, metavar="FILE", help="rename, merge or drop classes before training: "
+                   "a CSV with the header from,to (an empty 'to' drops the class), or a JSON object")
     g = p.add_argument_group("training length")
     x = g.add_mutually_exclusive_group()
     x.add_argument("--steps", type=int, help=f"total training steps (default: the recipe's"
@@ -65,8 +78,25 @@ def common_parser(recipe: str, description: str | None, default_batch_size: int,
     return p
 
 
+def is_synthetic(args) -> bool:
+    """True when the run trains on the built-in synthetic faces (no --data-dir, no --data-csv, or --synthetic)."""
+    return bool(args.synthetic or not (getattr(args, "data_dir", None) or getattr(args, "data_csv", None)))
+
+
+def is_custom(args) -> bool:
+    """True when the run reads the user's own data (--data-csv, or --data-format folders)."""
+    return not is_synthetic(args) and (bool(getattr(args, "data_csv", None))
+                                       or getattr(args, "data_format", "published") == "folders")
+
+
 def default_run_name(args) -> str:
-    data = "synthetic" if (args.synthetic or not args.data_dir) else Path(args.data_dir).resolve().name
+    if is_synthetic(args):
+        data = "synthetic"
+    elif getattr(args, "data_csv", None):
+        csv = Path(args.data_csv).resolve()
+        data = f"{csv.parent.name}-{csv.stem}"
+    else:
+        data = Path(args.data_dir).resolve().name
     return f"{'smoke-' if args.smoke else ''}{data}-seed{args.seed}"
 
 

@@ -169,8 +169,10 @@ class System:
         raise NotImplementedError
 
     def check_files(self, args) -> None:
-        """Refuse missing datasets and weight files before anything is created."""
-        synthetic = args.synthetic or not getattr(args, "data_dir", None)
+        """Refuse missing datasets and weight files, and own-data flags that do not go together, before anything
+        is created."""
+        self._check_own_data(args)
+        synthetic = run.is_synthetic(args)
         for flag in self.data_flags:
             p = getattr(args, flag, None)
             if p is None or (flag == "data_dir" and synthetic):
@@ -185,6 +187,70 @@ class System:
                 raise UsageError(f"--{flag.replace('_', '-')} {p}: no such file; give the path of the weights file "
                                  "(nothing is downloaded), or leave the flag out (the recipe's --help says what "
                                  "happens then)")
+
+    def _check_own_data(self, args) -> None:
+        data_csv, folders = getattr(args, "data_csv", None), getattr(args, "data_format", "published") == "folders"
+        if data_csv and getattr(args, "data_dir", None):
+            raise UsageError("--data-csv and --data-dir name two datasets; give one (--data-csv with --image-root "
+                             "for a CSV, --data-dir with --data-format folders for class folders)")
+        if folders and not getattr(args, "data_dir", None):
+            raise UsageError("--data-format folders reads --data-dir DIR (one sub-folder per class); add --data-dir")
+        if data_csv and not Path(data_csv).is_file():
+            raise UsageError(f"--data-csv {data_csv}: no such file")
+        root = getattr(args, "image_root", None)
+        if root is not None and not data_csv:
+            raise UsageError("--image-root goes with --data-csv (the folder the CSV's image paths are relative to)")
+        if root is not None and not Path(root).is_dir():
+            raise UsageError(f"--image-root {root}: no such folder")
+        own = data_csv or folders
+        for flag in ("classes", "label_map"):
+            if getattr(args, flag, None) is not None and not own:
+                raise UsageError(f"--{flag.replace('_', '-')} applies to your own data; add --data-csv FILE or "
+                                 "--data-dir DIR --data-format folders")
+        if own and args.synthetic:
+            raise UsageError("--synthetic trains on the built-in faces; leave it out to read your own data")
+        if own:
+            from ..data import custom
+
+            try:
+                custom.parse_classes(getattr(args, "classes", None))
+                if getattr(args, "label_map", None) is not None:
+                    custom.read_label_map(args.label_map)
+            except (ValueError, FileNotFoundError) as e:
+                raise UsageError(str(e)) from None
+
+    def own_data(self, args, default_vocabulary=None, *, check: str = "decode", verbose: bool = True):
+        """The user's own data (:class:`data.custom.Custom`) when the flags name it, else None."""
+        from ..data import custom
+
+        source = custom.source_from_args(args)
+        if source is None or run.is_synthetic(args):
+            return None
+        return custom.read(source, default_vocabulary, check=check, verbose=verbose)
+
+    @staticmethod
+    def own_data_info(own) -> dict:
+        """What metrics.json records (``data.own_data``) about the user's own data: the read summary (kept, skipped
+        by reason with lines), the form it was read as, and the classes."""
+        return {**own.scan.summary.to_dict(), "form": own.form,
+                "classes": list(own.vocabulary.names) if own.vocabulary is not None else None,
+                "identities": len(own.identities)}
+
+    @staticmethod
+    def own_data_note(own) -> str:
+        """The run note that says the run trained on the user's own data, and what was read."""
+        s = own.scan.summary
+        skipped = ", ".join(f"{r} {n}" for r, n in sorted(s.skipped.items(), key=lambda kv: -kv[1]))
+        classes = (f"; {len(own.vocabulary)} classes from the data: {', '.join(own.vocabulary.names)}"
+                   if own.vocabulary is not None else "")
+        return (f"Trained on your own data ({own.form}, {s.source}): {s.kept} images kept, {s.skipped_total} rows "
+                f"skipped{f' ({skipped})' if skipped else ''}{classes}. The paper's numbers were measured on its "
+                "own dataset; these are this data's.")
+
+    def own_vocabulary(self, args, default_vocabulary=None):
+        """The class vocabulary of the user's own data (read without opening an image), or None."""
+        own = self.own_data(args, default_vocabulary, check="none", verbose=False)
+        return None if own is None else own.vocabulary
 
     # ------------------------------------------------------------------ data, model, training
     def load_data(self, args, plan: Plan, run_dir: Path, log, purpose: str = "train") -> Data:
@@ -224,6 +290,8 @@ class System:
         for it in self.paper_items:
             if plan.synthetic and it.status == "reproduced":
                 rows.append(it.row("analogue", it.how + "; on the built-in synthetic faces, not the paper's data"))
+            elif run.is_custom(args) and it.status == "reproduced":
+                rows.append(it.row("analogue", it.how + "; on your own data, not the paper's"))
             else:
                 rows.append(it.row())
         return rows
@@ -326,9 +394,21 @@ def export_run(system: System, run_dir: Path, model, log) -> Path:
 
     out = Path(run_dir) / paths.EXPORT
     export.export_networks(model.networks(), out)
-    export.export_saved_model(Path(run_dir) / paths.SAVED_MODEL, model.networks(), system.endpoints(model))
+    export.export_saved_model(Path(run_dir) / paths.SAVED_MODEL, model.networks(), system.endpoints(model),
+                              classes=_class_names(system, run_dir))
     log(f"exported {', '.join(model.networks())} and the SavedModel ({', '.join(system.endpoint_names)}) to {out}")
     return out
+
+
+def _class_names(system: System, run_dir) -> list | None:
+    """The class names of the run's endpoints (index order), from its config.json; None for a system without."""
+    p = Path(run_dir) / paths.CONFIG
+    config = json.loads(p.read_text()).get("config", {}) if p.exists() else {}
+    try:
+        vocab = system.vocabulary(config)
+    except NotImplementedError:
+        return None
+    return list(vocab.names[:config.get("n_classes", len(vocab))]) if vocab is not None else None
 
 
 def _evaluate_and_report(system, r, model, plan, data, training: dict, step: int, log, skip=False) -> int:

@@ -144,7 +144,7 @@ class CAAESystem(System):
     def plan(self, args) -> Plan:
         from ..gans.caae import CAAEConfig
 
-        synthetic = args.synthetic or not args.data_dir
+        synthetic = run.is_synthetic(args)
         notes = []
         if synthetic:
             notes.append("Trained and evaluated on the built-in AffectNet-like SYNTHETIC faces, not AffectNet: the "

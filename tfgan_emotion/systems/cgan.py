@@ -193,7 +193,7 @@ class CGANSystem(System):
         from ..gans.cgan import CGANConfig
 
         s = self.setup
-        synthetic = args.synthetic or not args.data_dir
+        synthetic = run.is_synthetic(args)
         size = getattr(args, "image_size", None) or (s.synth["image_size"] if synthetic else None) or s.size
         width = args.width if args.width is not None else (s.synth["width"] if synthetic else 1.0)
         names = ("noise_vectors", "regressor_steps") if self.dataset == "faces" else \

@@ -117,7 +117,7 @@ class DCGANSystem(System):
     def plan(self, args) -> Plan:
         from ..gans.dcgan import DCGANConfig
 
-        synthetic = args.synthetic or not args.data_dir
+        synthetic = run.is_synthetic(args)
         width = args.width if args.width is not None else (SYNTH["width"] if synthetic else 1.0)
         cfg = DCGANConfig(batch_size=args.batch_size, width=width, encoder_loss=args.encoder_loss,
                           schedule=args.schedule)

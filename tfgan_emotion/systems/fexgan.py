@@ -177,7 +177,7 @@ class FExGANSystem(System):
     def plan(self, args) -> Plan:
         from ..gans.fexgan import FExGANConfig
 
-        synthetic = args.synthetic or not args.data_dir
+        synthetic = run.is_synthetic(args)
         shrink = SYNTH if synthetic else {}
         image_size = args.image_size or shrink.get("image_size", 128)
         width = args.width if args.width is not None else shrink.get("width", 1.0)

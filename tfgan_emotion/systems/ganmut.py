@@ -214,7 +214,7 @@ class GANmutSystem(System):
     def plan(self, args) -> Plan:
         from ..gans.ganmut import GANmutConfig
 
-        synthetic = args.synthetic or not args.data_dir
+        synthetic = run.is_synthetic(args)
         shrink = SYNTH if synthetic else {}
         if args.detector == "retinaface" and args.detector_weights is None:
             raise ValueError("--detector retinaface needs --detector-weights retinaface.h5 (the retina-face package's "
