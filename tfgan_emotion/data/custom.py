@@ -298,6 +298,8 @@ def _classes(values: np.ndarray, ok: np.ndarray, source: Source, default: label_
         vocab = make_vocabulary(source.classes)
     elif names_given.any():
         vocab = make_vocabulary(order_names(_unique_names(text[names_given])))
+        rows.drop(live & numeric, "class index among class names (name the classes with --classes)")
+        live = rows.keep & ok
     elif default is not None:
         vocab = default
     else:
