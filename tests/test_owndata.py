@@ -137,21 +137,46 @@ MATRIX = [pytest.param(name, form, marks=() if DEFAULT_FORM.get(name) == form el
           for name in systems.names() for form in owndata.FORMS]
 
 
-@pytest.mark.parametrize("name, form", MATRIX)
-def test_every_system_trains_on_own_data(datasets, tmp_path, name, form):
-    b = datasets[form]
-    out = tmp_path / "runs"
-    flags = list(b.flags)
+def _flags(datasets, name, form):
+    flags = list(datasets[form].flags)
     if "--classes" not in flags and form in ("ganmut", "crops") and \
             systems.get(name).vocabulary({}).names[:7] != owndata.GANMUT_CLASSES:
-        # GANmut's CSV and the crops CSV hold indices in AffectNet's order: the run's own vocabulary reads them
-        # as they are for the systems whose paper vocabulary that is; the others are told the names
+        # GANmut's CSV and the crops CSV hold indices in AffectNet's order: the systems whose paper vocabulary that
+        # is read them as they are; the others are told the names
         flags += ["--classes", ",".join(owndata.GANMUT_CLASSES)]
-    r = subprocess.run([sys.executable, str(ROOT / "recipes" / f"{name}.py"), *flags, "--smoke",
-                        "--out", str(out), "--run", "own", "--reports", str(tmp_path / "reports")],
-                       capture_output=True, text=True, timeout=900, cwd=ROOT)
+    return flags
+
+
+@pytest.fixture(scope="module")
+def own_runs(request, datasets, tmp_path_factory):
+    """The selected matrix runs, trained two at a time in the background from the first request on (in the order
+    the tests were collected): {(recipe, form): future of (run directory, completed process)}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import run_recipe
+
+    base = tmp_path_factory.mktemp("own-runs")
+    selected = [item.callspec.params for item in request.session.items
+                if getattr(item, "originalname", None) == "test_every_system_trains_on_own_data"]
+
+    def train(name, form):
+        out = base / f"{name}-{form}"
+        res = run_recipe(name, *_flags(datasets, name, form), "--smoke", "--out", out / "runs", "--run", "own",
+                         "--reports", out / "reports")
+        return out, res
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures = {(p["name"], p["form"]): pool.submit(train, p["name"], p["form"]) for p in selected}
+    yield futures
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.mark.parametrize("name, form", MATRIX)
+def test_every_system_trains_on_own_data(datasets, own_runs, name, form):
+    b = datasets[form]
+    out, r = own_runs[(name, form)].result()
     assert r.returncode == 0, r.stderr[-4000:]
-    run_dir = out / "own"
+    run_dir = out / "runs" / "own"
     config = json.loads((run_dir / "config.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     own = metrics["data"]["own_data"]
@@ -160,3 +185,5 @@ def test_every_system_trains_on_own_data(datasets, tmp_path, name, form):
     assert config["config"]["classes"] == own["classes"] == classes
     assert json.loads((run_dir / "export" / "saved_model" / "classes.json").read_text())["classes"] == classes
     assert any("your own data" in n for n in config["notes"])
+    report = next((out / "reports").rglob("report.md")).read_text()
+    assert "your own data" in report and all(c in report for c in classes)
