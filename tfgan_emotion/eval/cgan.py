@@ -360,7 +360,8 @@ SYNTHETIC_VA = "synthetic AffectNet-like faces"
 def evaluate_classes(model, vocabulary, dataset: str, channels: int, train: dict, held: dict, ev: dict, figures_dir,
                      seed: int = 0, smoke: bool = False, note=None, log=print) -> dict:
     """Paper 000 sections 4.4 (Fashion-MNIST, CIFAR-10): an EfficientNet-B0 trained on ``train`` reads the images
-    along every ordered class pair's interpolation (Fig. 5-8)."""
+    along every ordered class pair's interpolation (Fig. 5-8). ``vocabulary``: the run's classes (the model's
+    label order); ``dataset``: what the figure titles call the data."""
     from . import common
 
     names = vocabulary.names
@@ -378,45 +379,80 @@ def evaluate_classes(model, vocabulary, dataset: str, channels: int, train: dict
     conf = pair_confidences(model, clf, n, ev["noise_vectors"], seed=seed, names=names, log=log)
     fig = Path(figures_dir)
     label = dataset.replace("_", "-")
+    classes = f" ({n} classes: {', '.join(names)})" if n <= 12 else ""
     save_confidence_figure(conf, fig / "fig7_confidence.png",
                              f"{label}: classifier confidence along the interpolation (paper Fig. 7/8)")
     save_monotonicity_figure(conf, fig / "fig_monotonicity.png",
-                               f"{label}: pairs whose target confidence rises at every step")
+                               f"{label}: pairs whose target confidence rises at every step{classes}")
     rng = np.random.default_rng(seed)
     pairs = [tuple(rng.choice(n, 2, replace=False)) for _ in range(6)]
     save_strips(model, pairs, names, fig / "fig5_strips.png", f"{label}: interpolation examples (paper Fig. 5/6)",
                   seed=seed)
     return {"classifier": {"architecture": "EfficientNet-B0 (weights=None)", "heldout_accuracy": acc,
-                           "steps": ev["classifier_steps"]},
+                           "steps": ev["classifier_steps"], "classes": ", ".join(names)},
             "interpolation": {k: v for k, v in conf.items() if k not in ("source", "target")},
             "interpolation_pairs": {"source": conf["source"], "target": conf["target"]}}
 
 
-def evaluate_faces(model, vocabulary, ev: dict, figures_dir, seed: int = 0, va_data=None, log=print) -> dict:
+def neutral_class(vocabulary) -> int | None:
+    """Index of the neutral class (by its name or its canonical name), or None when the classes have none."""
+    try:
+        return vocabulary.index("neutral")
+    except KeyError:
+        return None
+
+
+def evaluate_faces(model, vocabulary, ev: dict, figures_dir, seed: int = 0, va_data=None, note=None,
+                   log=print) -> dict:
     """Paper 000 sections 5.1, 5.4 and 5.6 (FACES): a MobileNetV2 valence/arousal regressor
     (:func:`train_va_regressor`: on AffectNet at the paper's schedule when ``va_data`` is given) reads neutral ->
-    each emotion, and the valence/arousal targeting (Table 1, Fig. 13-14)."""
+    each emotion, and the valence/arousal targeting (Table 1, Fig. 13-14).
+
+    ``vocabulary``: the run's classes. Every class other than neutral gets its curve; the targeting picks among the
+    classes with a place on the circumplex (labels.CIRCUMPLEX_DEGREES). Classes without a neutral class (your own
+    data) leave the curves, strips and targeting out (``neutral_to_emotion_skipped`` says why, and so does a run
+    note); classes none of which is on the circumplex leave the targeting out (``va_targeting_skipped``)."""
     from .. import conditioning
     from . import common
 
     names = vocabulary.names
-    neutral = names.index("neutral")
-    emotions = [k for k in range(len(names)) if k != neutral]
     size = model.config.image_size
     reg, table1, info = train_va_regressor(size, ev, va_data, seed, log)
+    out = {"va_regressor": {"architecture": "MobileNetV2 (weights=None)", **info, "table1_heldout": table1}}
+    neutral = neutral_class(vocabulary)
+    if neutral is None:
+        why = (f"the run's classes ({', '.join(names)}) have no neutral class, so the curves from neutral to each "
+               "emotion (Fig. 13, Fig. 14) and the valence/arousal targeting (a mix of neutral and one emotion) "
+               "were not made; name a class 'neutral' (e.g. with --label-map) to get them")
+        if note is not None:
+            note(f"Faces evaluation: {why}.")
+        log(why)
+        return {**out, "neutral_to_emotion_skipped": why}
+    emotions = [k for k in range(len(names)) if k != neutral]
     curves = va_curves(model, reg, neutral, emotions, ev["noise_vectors"], seed=seed, names=names)
-    targeting = []
-    z = np.random.default_rng(seed).uniform(-1, 1, (ev["noise_vectors"], model.config.z_dim))
-    for dim in ("valence", "arousal"):
-        for value in (0.25, 0.5, 0.75, 1.0):
-            v, emotion, w = conditioning.va_target(dim, value, vocabulary)
-            va = common.predict(reg, model.generate(z.astype(np.float32), np.tile(v, (len(z), 1))).numpy()).mean(0)
-            targeting.append({"dimension": dim, "requested": value, "emotion": emotion, "weight": w,
-                              "measured_valence": float(va[0]), "measured_arousal": float(va[1])})
+    out.update(neutral_to_emotion_va=curves, va_curve_noise=VA_NOISE_SETS)
+    placed = conditioning.emotion_va(vocabulary)
+    placed.pop(names[neutral], None)
+    if placed:
+        targeting = []
+        z = np.random.default_rng(seed).uniform(-1, 1, (ev["noise_vectors"], model.config.z_dim))
+        for dim in ("valence", "arousal"):
+            for value in (0.25, 0.5, 0.75, 1.0):
+                v, emotion, w = conditioning.va_target(dim, value, vocabulary, neutral=names[neutral])
+                va = common.predict(reg, model.generate(z.astype(np.float32),
+                                                        np.tile(v, (len(z), 1))).numpy()).mean(0)
+                targeting.append({"dimension": dim, "requested": value, "emotion": emotion, "weight": w,
+                                  "measured_valence": float(va[0]), "measured_arousal": float(va[1])})
+        out["va_targeting"] = targeting
+    else:
+        why = (f"none of the run's classes ({', '.join(names)}) is an emotion with a place on the valence/arousal "
+               "circumplex (happy, surprise, anger, fear, disgust, contempt, sad), so the valence/arousal targeting "
+               "(paper 5.1) was not made")
+        if note is not None:
+            note(f"Faces evaluation: {why}.")
+        out["va_targeting_skipped"] = why
     fig = Path(figures_dir)
     save_va_figure(curves, fig / "fig14_valence_arousal.png")
     save_strips(model, [(neutral, e) for e in emotions], names, fig / "fig13_strips.png",
-                  "Neutral -> each emotion (paper Fig. 13)", seed=seed)
-    return {"va_regressor": {"architecture": "MobileNetV2 (weights=None)", **info, "table1_heldout": table1},
-            "neutral_to_emotion_va": curves, "va_curve_noise": VA_NOISE_SETS,
-            "va_targeting": targeting}
+                "Neutral -> each emotion (paper Fig. 13)", seed=seed)
+    return out

@@ -8,6 +8,13 @@ with its own set of noise vectors; on faces a MobileNetV2 valence/arousal regres
 (its own noise vectors per emotion) and the valence/arousal targeting of paper 5.1. With --va-data AFFECTNET_ROOT the
 regressor trains as paper 5.4: on AffectNet, 100 epochs, Adam 1e-3, streamed from disk; without it, it learns from
 the built-in AffectNet-like faces and the run's notes say so.
+
+Own data (--data-csv, or --data-dir with --data-format folders): the label has one entry per class of the data, named
+as the data names them, in the networks, the evaluation, the endpoints and ``edit --mix``; the setup still decides
+the image size, the channels and the learning schedule. The classes evaluation reads every ordered pair of the data's
+classes with an EfficientNet-B0 trained on the data's training part and scored on its held-out part. The faces
+evaluation reads neutral -> each other class, so it needs a class that is neutral; without one those curves are
+left out and the run's notes say so (the regressor's Table 1 is still made).
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths, run
+from ..data import custom
 from ..data import labels as L
 from .base import BenchSpec, CompareSpec, Data, PaperItem, Plan, StudySpec, System, UsageError
 from .common import grid_sheet, keys, neutral_mix
@@ -194,8 +202,19 @@ class CGANSystem(System):
 
         s = self.setup
         synthetic = run.is_synthetic(args)
-        size = getattr(args, "image_size", None) or (s.synth["image_size"] if synthetic else None) or s.size
-        width = args.width if args.width is not None else (s.synth["width"] if synthetic else 1.0)
+        vocab = s.vocab
+        if run.is_custom(args):
+            # the labels only (no image is opened): the networks' label size is the data's number of classes
+            own = self.own_data(args, s.vocab, check="none", verbose=False)
+            own.require("expression", self.name, "the generator and the discriminator are conditioned on the class")
+            vocab = own.vocabulary
+            if len(vocab) < 2:
+                raise ValueError(f"{own.scan.summary.source}: label interpolation needs at least two classes; the "
+                                 f"data has {len(vocab)} ({', '.join(vocab.names)})")
+        # --smoke on own data takes the synthetic run's small networks (a few steps only show that it runs)
+        small = synthetic or (args.smoke and run.is_custom(args))
+        size = getattr(args, "image_size", None) or (s.synth["image_size"] if small else None) or s.size
+        width = args.width if args.width is not None else (s.synth["width"] if small else 1.0)
         names = ("noise_vectors", "regressor_steps") if self.dataset == "faces" else \
             ("noise_vectors", "classifier_steps")
         ev = {k: run.setting(args, k, synthetic, SMOKE, s.synth, s.real) for k in names}
@@ -213,9 +232,9 @@ class CGANSystem(System):
                          f"(weights=None) trained here from scratch for {ev['classifier_steps']} steps, Adam with a "
                          "warm-up to 2e-3 and cosine decay (ours: the paper gives its accuracies, 0.9089 and 0.9931, "
                          "not how it was trained); its held-out accuracy is in metrics.json.")
-        cfg = CGANConfig(image_size=size, channels=s.channels, n_classes=len(s.vocab.names), width=width,
+        cfg = CGANConfig(image_size=size, channels=s.channels, n_classes=len(vocab), width=width,
                          batch_size=args.batch_size, learning_rate=args.learning_rate)
-        return Plan(synthetic, cfg, ev, notes)
+        return Plan(synthetic, cfg, ev, notes, extra={"vocabulary": vocab})
 
     def _regressor_plan(self, args, ev) -> str:
         """The faces regressor's settings in ``ev`` and the note that states them (paper 5.4)."""
@@ -261,6 +280,22 @@ class CGANSystem(System):
             from ..eval.cgan import check_affectnet_va
 
             check_affectnet_va(args.affectnet_dir)   # before training, not after it
+        own = self.own_data(args, s.vocab)
+        if own is not None:
+            train_scan, held_scan = self._own_parts(own, args.seed)
+            # The training stream decodes each image when it is reached (exactly resumable, nothing held in memory).
+            # The faces evaluation reads no images; the classes evaluation's EfficientNet-B0 trains on the training
+            # part and is scored on the held-out part, held in memory as the published readers' arrays are.
+            train = held = None
+            if s.dataset != "faces":
+                train = pipeline.take_arrays(train_scan.dataset(size, s.channels), DATA_KEYS)
+                held = pipeline.take_arrays(held_scan.dataset(size, s.channels), DATA_KEYS, 5000)
+            ds = keys(train_scan.stream(size, s.channels, args.seed), DATA_KEYS)
+            data = Data(_draws(ds, cfg, args.seed), max(1, len(train_scan) // cfg.batch_size), held, train)
+            data.info["own_data"] = self.own_data_info(own)
+            plan.notes.append(self.own_data_note(own))
+            plan.notes.append(self._own_split_note(own, train_scan, held_scan))
+            return data
         if plan.synthetic:
             from ..data import synthetic as synth
 
@@ -281,6 +316,24 @@ class CGANSystem(System):
                 train, held = pipeline.take_arrays(train_ds, DATA_KEYS), pipeline.take_arrays(test_ds, DATA_KEYS, 5000)
         ds = streams.from_tensors(train, args.seed)
         return Data(_draws(ds, cfg, args.seed), max(1, len(train["image"]) // cfg.batch_size), held, train)
+
+    def _own_parts(self, own, seed):
+        """(training, held-out) scans of the user's data. FACES: the paper trains on all its images and the faces
+        evaluation reads none, so every row trains unless the data's split column holds some out. The other setups:
+        the data's split, else a seeded tenth of each class held out for the EfficientNet-B0 reader."""
+        if self.dataset == "faces":
+            if (np.asarray(own.split) != "").any():
+                return own.parts(seed=seed)[0], own.scan
+            return own.scan, own.scan
+        return own.parts(held_fraction=0.1, seed=seed)
+
+    def _own_split_note(self, own, train_scan, held_scan) -> str:
+        if self.dataset == "faces":
+            return (f"The cGAN trains on {len(train_scan)} of your images (paper 5.4 trains on all of FACES; the "
+                    "faces evaluation reads no held-out image).")
+        how = "the data's split" if (np.asarray(own.split) != "").any() else "a seeded tenth of each class"
+        return (f"The cGAN and the EfficientNet-B0 reader train on {len(train_scan)} of your images; the reader's "
+                f"held-out accuracy is measured on {len(held_scan)} held out by {how}.")
 
     def finalize(self, args, plan, data):
         s, cfg, ev = self.setup, plan.config, plan.ev
@@ -305,6 +358,8 @@ class CGANSystem(System):
         if args.smoke:
             plan.notes.append("--smoke: a few steps; the numbers mean nothing.")
         plan.run_config = {"system": self.kind, "dataset": s.dataset, **asdict(cfg)}
+        if run.is_custom(args):
+            plan.run_config["classes"] = list(plan.extra["vocabulary"].names)
 
     def build(self, config, args, data):
         from ..gans.cgan import CGAN
@@ -315,10 +370,12 @@ class CGANSystem(System):
         from ..eval import cgan as E
 
         s = self.setup
+        vocab = self.vocabulary(r.config)
         if s.dataset == "faces":
-            return E.evaluate_faces(model, s.vocab, plan.ev, r.dir / paths.FIGURES, seed=r.args.seed,
-                                    va_data=getattr(r.args, "affectnet_dir", None), log=log)
-        return E.evaluate_classes(model, s.vocab, s.dataset, s.channels, data.arrays, data.held, plan.ev,
+            return E.evaluate_faces(model, vocab, plan.ev, r.dir / paths.FIGURES, seed=r.args.seed,
+                                    va_data=getattr(r.args, "affectnet_dir", None), note=r.note, log=log)
+        label = "your data" if run.is_custom(r.args) else s.dataset.replace("_", "-")
+        return E.evaluate_classes(model, vocab, label, s.channels, data.arrays, data.held, plan.ev,
                                   r.dir / paths.FIGURES, seed=r.args.seed, smoke=r.args.smoke, note=r.note, log=log)
 
     def endpoints(self, model):
@@ -328,11 +385,14 @@ class CGANSystem(System):
 
     def coverage(self, args, plan, metrics):
         """Each setup's own items as its run made them; the other setups' items "not reproduced" (their recipes
-        make them). An item becomes an analogue on synthetic data (Table 1 excepted: it scores the regressor, whose
-        data is --va-data's), with fewer noise vectors than the paper's, or (Table 1, Fig. 14) with a regressor not
-        trained on AffectNet for the paper's 100 epochs."""
+        make them). An item becomes an analogue on synthetic data or on your own data (Table 1 excepted: it scores
+        the regressor, whose data is --va-data's), with fewer noise vectors than the paper's, or (Table 1, Fig. 14)
+        with a regressor not trained on AffectNet for the paper's 100 epochs. Fig. 13 and Fig. 14 are not made on
+        own data without a neutral class (the evaluation says why)."""
         rows = []
         reg = metrics.get("va_regressor", {})
+        custom_data = run.is_custom(args)
+        skipped = metrics.get("neutral_to_emotion_skipped")
         for item, owner in PAPER_ITEMS:
             row = item.row()
             if item.status == "not reproduced":
@@ -342,9 +402,15 @@ class CGANSystem(System):
                 rows.append(item.row("not reproduced", f"a {PRETTY[owner]} item: python recipes/cgan_{owner}.py "
                                                        "makes it, this run does not"))
                 continue
+            if skipped and item.item in ("Fig. 13", "Fig. 14"):
+                rows.append(item.row("not reproduced", skipped))
+                continue
             why = []
             if plan.synthetic and item.item != "Table 1":
                 why.append("on the built-in synthetic images, not the paper's data")
+            if custom_data and item.item != "Table 1":
+                names = ", ".join(plan.extra["vocabulary"].names)
+                why.append(f"on your own data ({names}), not the paper's")
             if item.item in ("Fig. 7", "Fig. 8", "Fig. 14") and plan.ev.get("noise_vectors", 0) < PAPER_NOISE_VECTORS:
                 why.append(f"{plan.ev['noise_vectors']} noise vectors per curve (paper {PAPER_NOISE_VECTORS:,}; "
                            "--noise-vectors)")
@@ -363,29 +429,55 @@ class CGANSystem(System):
             i = metrics["interpolation"]
             log(f"target-class confidence from {i['mean_target'][0]:.3f} (source label) to {i['mean_target'][-1]:.3f} "
                 f"(target label); {100 * i['monotonic_share']:.0f}% of class pairs rise at every step")
-        log(f"images for a mixed label: tfgan-emotion edit --run {r.dir} --mix '{self.mix_example()}' -o mix.png")
+        example = self.mix_example(self.vocabulary(r.config))
+        log(f"images for a mixed label: tfgan-emotion edit --run {r.dir} --mix '{example}' -o mix.png")
 
-    def mix_example(self) -> str:
-        names = self.setup.vocab.names
-        return "neutral=0.3,happiness=0.7" if self.dataset == "faces" else f"{names[0]}=0.5,{names[1]}=0.5"
+    def mix_example(self, vocab=None) -> str:
+        """A --mix for ``vocab`` (default: the setup's): on faces neutral with another emotion (happiness where there
+        is one), else the first two classes half and half."""
+        vocab = vocab or self.setup.vocab
+        names = vocab.names
+        neutral = _neutral(vocab)
+        if self.dataset == "faces" and neutral is not None:
+            others = [k for k in range(len(names)) if k != neutral]
+            other = next((k for k in others if vocab.canonical[k] == "happy"), others[0])
+            return f"{names[neutral]}=0.3,{names[other]}=0.7"
+        return f"{names[0]}=0.5,{names[1]}=0.5"
 
     # ------------------------------------------------------------------ endpoints
     def vocabulary(self, config):
-        return self.setup.vocab
+        """The run's classes: those of its own data (config.json "classes"), else the setup's paper vocabulary."""
+        return custom.stored_vocabulary(config, self.setup.vocab)
 
     def request(self, config, emotions, intensity, mode="generate"):
-        return "generate", {"label": neutral_mix(self.setup.vocab, emotions, intensity)}
+        vocab = self.vocabulary(config)
+        if _neutral(vocab) is None:
+            t = np.broadcast_to(np.asarray(intensity, np.float32), (len(emotions),))
+            if not np.allclose(t, 1.0):
+                raise ValueError(f"this run's classes ({', '.join(vocab.names)}) have no neutral class, so an "
+                                 "emotion at an intensity below 1 (a mix with neutral) cannot be asked for")
+            return "generate", {"label": np.eye(len(vocab), dtype=np.float32)[[vocab.index(e) for e in emotions]]}
+        return "generate", {"label": neutral_mix(vocab, emotions, intensity)}
 
     def draw(self, config, model, request):
         """``request["n"]`` images (one row, z ~ U(-1, 1) seeded by ``request["seed"]``) for the mixed label
-        ``request["mix"]``, e.g. "neutral=0.3,happiness=0.7" (weights summing to 1, paper 000 eq. 2)."""
+        ``request["mix"]``, e.g. "neutral=0.3,happiness=0.7" (weights summing to 1, paper 000 eq. 2), over the run's
+        classes."""
         from ..conditioning import parse_mix
 
         n, seed = int(request.get("n", 8)), int(request.get("seed", 0))
-        v = parse_mix(request["mix"], self.setup.vocab.names)
+        v = parse_mix(request["mix"], self.vocabulary(config).names)
         z = np.random.default_rng(seed).uniform(-1, 1, (n, config["z_dim"])).astype(np.float32)
         out = model.generate(z=z, label=np.tile(v, (n, 1)))["image"].numpy()
         return grid_sheet(out, n)
+
+
+def _neutral(vocab) -> int | None:
+    """Index of the neutral class of ``vocab`` (by name or canonical name), or None."""
+    try:
+        return vocab.index("neutral")
+    except KeyError:
+        return None
 
 
 SYSTEMS = tuple(CGANSystem(d) for d in ("fashion_mnist", "cifar10", "faces"))
