@@ -187,7 +187,10 @@ class FExGAN(GANModel):
         return {"loss_gen": loss_gen, "loss_d": loss_d, "rec": rec, "kl": kl, "gan_bin": gan_bin,
                 "gan_cls": gan_cls, "d_real": d_real, "d_fake": d_fake, "alpha": alpha}
 
-    sample_columns = 1 + 7
+    @property
+    def sample_columns(self) -> int:
+        """The training grid's columns: the source, then one per affect."""
+        return 1 + self.config.n_classes
 
     def sample_images(self):
         """Rows: the sample faces; columns: the source, then the face decoded with every affect."""
@@ -209,7 +212,9 @@ def saved_model_endpoints(model: FExGAN) -> dict:
     """SavedModel signatures (images in [-1, 1]):
 
     - ``transfer(image, affect) -> {"image"}``: the source affect A_s is what the discriminator's classifier head
-      reads on the image (its softmax vector), the code is mu (no sampling); ``affect`` is the target vector.
+      reads on the image (its softmax vector), the code is mu (no sampling); ``affect`` is the target vector, one
+      entry per class of the run (``n_classes``: FERG-DB's seven, or the classes of the data it trained on, which
+      ``classes.json`` beside the signatures names in index order).
     - ``generate(z, affect) -> {"image"}``: the decoder on a latent vector (paper Fig. 4 uses z ~ N(0, I)).
     """
     c = model.config

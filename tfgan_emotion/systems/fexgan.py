@@ -7,6 +7,11 @@ unless --augment none) and evaluates as paper sections 4-5. Without --data-dir i
 on the built-in FERG-like characters, shrunk to finish in about 15 minutes on a 2-core CPU; everything it shrinks
 is listed in the run's config notes and at the top of its report.
 
+With --data-csv FILE (or --data-dir DIR --data-format folders) it trains on your own labelled faces with the paper's
+settings: the affect vector has one entry per class of the data, and every source is paired with an image of the
+target affect of the same person when the CSV has an identity (or character) column; without one, with an image of
+the target affect of anyone (the run's notes say what that changes).
+
 The loss weights alpha, alpha_cls, beta, gamma and the reduced binary weight are not published; the defaults and
 why we chose them are in tfgan_emotion/gans/fexgan.py and the README.
 """
@@ -18,6 +23,7 @@ from functools import partial
 import numpy as np
 
 from .. import paths, run
+from ..data import custom
 from ..data import labels as L
 from .base import BenchSpec, CompareSpec, Data, PaperItem, Plan, StudySpec, System
 from .common import expression_classifier, grid_sheet, neutral_mix, parse_affect, to_uint8
@@ -30,6 +36,13 @@ SYNTH = dict(steps=5000, image_size=64, width=0.25, train_images=2100, val_image
 SMOKE = dict(steps=4, train_images=84, val_images=42, eval_faces=14, classifier_steps=4)
 REAL = dict(eval_faces=1400, classifier_steps=3000)
 AUGMENTS = ("crop-jitter", "none")   # paper 4.1's pre-processing, or none
+OWN_HELD_FRACTION = 0.2              # own data without a split column: 80/20 in every class, as paper 4.2's FERG-DB
+PAIRS_ACROSS_PEOPLE_NOTE = (
+    "Training pairs: the data names no one (no identity or character column), so every source is paired with an "
+    "image of the target affect drawn from ALL training images; the paper pairs two images of ONE character (paper "
+    "3.2, eq. 2), so here the L1 term asks for the target affect on whichever face was drawn, not on the source's own: "
+    "expect transfers that keep less of the input face. Add an identity column (who each image shows) to pair as the "
+    "paper does.")
 
 
 def _bench_build(size, batch, width):
@@ -65,6 +78,23 @@ def _draws(ds, cfg, seed, augment: str = "crop-jitter"):
     ds = training.add_noise(ds, "eps", (cfg.latent,), seed=seed, distribution="normal")
     ds = training.add_noise(ds, "lambda", (), seed=seed + 1, distribution="normal")
     return pairs.crop_jitter_pairs(ds, seed) if augment == "crop-jitter" else ds
+
+
+def _arrays(scan, n, seed, cfg) -> dict:
+    """Up to ``n`` images of a reader's ``scan`` (a seeded choice, in file order) decoded as training decodes them,
+    with their labels; ``character`` is the data's identity where it has one instead (own data), else 0."""
+    import tensorflow as tf
+
+    from ..data import pairs
+
+    table = pairs.ImageTable(scan=scan, image_size=cfg.image_size, channels=cfg.channels)
+    idx = np.sort(np.random.default_rng(seed).permutation(len(scan))[:n])
+    batches = tf.data.Dataset.from_tensor_slices(idx).map(table.fetch, num_parallel_calls=tf.data.AUTOTUNE)
+    images = np.concatenate([b for b in batches.batch(256).as_numpy_iterator()])
+    out = {"image": images, **{k: v[idx] for k, v in scan.labels.items()}}
+    if "character" not in out:
+        out["character"] = out["identity"] if "identity" in out else np.zeros(len(idx), np.int32)
+    return out
 
 
 # What the crop + jitter did at the synthetic default's budget (2,000 steps of the synthetic characters, one seed
@@ -122,7 +152,8 @@ class FExGANSystem(System):
     study = StudySpec(("generate", "edit"), "ferg")
     bench = BenchSpec("ferg", 128, 3, 32, 7, _bench_build, _bench_stream, "transfer",
                       partial(expression_classifier, channels=3, n_classes=7))
-    edit_help = "--affect joy (a name, two joined by '+', or a vector of 7 numbers), or --grid for every affect"
+    edit_help = ("--affect joy (a class name, two joined by '+', or a vector of one number per class: 7 on FERG-DB), "
+                 "or --grid for every affect")
     paper_items = (
         PaperItem("Fig. 1", "the FExGAN architecture: encoder, decoder, discriminator", "not reproduced",
                   "a diagram, not a result: the networks it draws are nets/fexgan.py (tests check their layers)"),
@@ -178,7 +209,10 @@ class FExGANSystem(System):
         from ..gans.fexgan import FExGANConfig
 
         synthetic = run.is_synthetic(args)
-        shrink = SYNTH if synthetic else {}
+        own = run.is_custom(args)
+        vocab = self._own_vocabulary(args) if own else L.FERG
+        # Own data trains with the paper's settings; only --smoke shrinks the networks as on the synthetic faces.
+        shrink = SYNTH if synthetic or (own and args.smoke) else {}
         image_size = args.image_size or shrink.get("image_size", 128)
         width = args.width if args.width is not None else shrink.get("width", 1.0)
         ev = {k: run.setting(args, k, synthetic, SMOKE, SYNTH, REAL) for k in ("eval_faces", "classifier_steps")}
@@ -188,7 +222,9 @@ class FExGANSystem(System):
             notes.append("Trained and evaluated on the built-in FERG-like SYNTHETIC characters, not FERG-DB: the "
                          "numbers show that the pipeline transfers expressions, not the paper's results.")
         if args.smoke:
-            notes.append(f"--smoke: {SMOKE['steps']} training steps; the numbers mean nothing.")
+            notes.append(f"--smoke: {SMOKE['steps']} training steps; the numbers mean nothing." + (
+                f" On your own data --smoke also shrinks the images to {image_size}x{image_size} and the networks to "
+                f"width x{width} (without it: 128 and 1.0, the paper's)." if own else ""))
         notes.append(f"Loss weights (paper 004 publishes none; ours, see gans/fexgan.py): alpha {args.alpha} (binary "
                      f"adversarial), reduced to {args.alpha_reduced} at the reduce epoch (paper 4.2 reduces it after "
                      f"epoch 50), alpha_cls {args.alpha_cls}, beta {args.beta} (KL), gamma {args.gamma} (mean L1): "
@@ -199,13 +235,25 @@ class FExGANSystem(System):
         notes.append(_augment_note(augment, image_size, synthetic, args.augment is not None))
         cfg = FExGANConfig(image_size=image_size, batch_size=args.batch_size, width=width, alpha=args.alpha,
                            alpha_reduced=args.alpha_reduced, alpha_cls=args.alpha_cls, beta=args.beta,
-                           gamma=args.gamma, intensity_std=args.intensity_std)
-        return Plan(synthetic, cfg, ev, notes, extra={"augment": augment})
+                           gamma=args.gamma, intensity_std=args.intensity_std, n_classes=len(vocab))
+        return Plan(synthetic, cfg, ev, notes, extra={"augment": augment, "vocabulary": vocab})
+
+    def _own_vocabulary(self, args):
+        """The classes of the user's own data (read without opening an image): FExGAN's affect vector has one entry
+        per class, so the data must have an expression column with at least two classes."""
+        own = self.own_data(args, L.FERG, check="none", verbose=False)
+        own.require("expression", "FExGAN", "its affect vector (paper 3.1) has one entry per class of the data")
+        if len(own.vocabulary) < 2:
+            raise ValueError(f"{own.scan.summary.source}: FExGAN transfers between affects and needs at least two "
+                             f"classes; the data has {len(own.vocabulary)} ({', '.join(own.vocabulary.names)})")
+        return own.vocabulary
 
     def load_data(self, args, plan, run_dir, log, purpose="train") -> Data:
         from ..data import pairs
 
         cfg, ev = plan.config, plan.ev
+        if run.is_custom(args):
+            return self._load_own(args, plan, log, purpose)
         if plan.synthetic:
             from ..data import synthetic as synth
 
@@ -219,17 +267,11 @@ class FExGANSystem(System):
         from ..data import ferg
 
         def arrays(scan, n, seed):
-            import tensorflow as tf
-
             if len(scan) == 0:
                 raise ValueError(f"the {scan.summary.split} split of {scan.summary.source} holds no images (each "
                                  "character/expression folder gives 20% of its files to validation: it needs at least "
                                  "3)")
-            table = pairs.ImageTable(scan=scan, image_size=cfg.image_size, channels=cfg.channels)
-            idx = np.sort(np.random.default_rng(seed).permutation(len(scan))[:n])
-            batches = tf.data.Dataset.from_tensor_slices(idx).map(table.fetch, num_parallel_calls=tf.data.AUTOTUNE)
-            images = np.concatenate([b for b in batches.batch(256).as_numpy_iterator()])
-            return {"image": images, **{k: v[idx] for k, v in scan.labels.items()}}
+            return _arrays(scan, n, seed, cfg)
 
         scan = ferg.scan(args.data_dir, "train")
         log(str(scan.summary))
@@ -241,6 +283,38 @@ class FExGANSystem(System):
         val = arrays(val_scan, ev["eval_faces"], args.seed + 1)
         return Data(_draws(ds, cfg, args.seed, plan.extra["augment"]), max(1, len(scan) // cfg.batch_size), val,
                     train)
+
+    def _load_own(self, args, plan, log, purpose) -> Data:
+        """The user's own data, paired as FERG-DB is: a source of each training image, a target affect the source's
+        person has images of and one such image (every image's own person when the data has an identity column,
+        everyone otherwise: :data:`PAIRS_ACROSS_PEOPLE_NOTE`); 80/20 per class unless the data has a split column."""
+        from ..data import pairs
+
+        cfg, ev = plan.config, plan.ev
+        own = self.own_data(args, L.FERG)
+        own.require("expression", "FExGAN", "its affect vector (paper 3.1) has one entry per class of the data")
+        train_scan, held_scan = own.parts(OWN_HELD_FRACTION, args.seed)
+        identity = own.has("identity")
+        people = train_scan.labels["identity"] if identity else np.zeros(len(train_scan), np.int32)
+        table = pairs.ImageTable(scan=train_scan, image_size=cfg.image_size, channels=cfg.channels)
+        ds = pairs.affect_pair_stream(table, train_scan.labels["expression"], people, cfg.n_classes, seed=args.seed)
+        train = _arrays(train_scan, 20000, args.seed, cfg) if not (args.skip_eval and purpose == "train") else None
+        val = _arrays(held_scan, ev["eval_faces"], args.seed + 1, cfg)
+        plan.extra["characters"] = tuple(own.identities) if identity else ()
+        data = Data(_draws(ds, cfg, args.seed, plan.extra["augment"]), max(1, len(train_scan) // cfg.batch_size), val,
+                    train)
+        data.info["own_data"] = self.own_data_info(own)
+        plan.notes.append(self.own_data_note(own))
+        if identity:
+            plan.notes.append(f"Training pairs: every source is paired with an image of the target affect of the same "
+                              f"person ({len(own.identities)} identities from the data's identity column), as the "
+                              "paper pairs two images of one character (paper 3.2, eq. 2).")
+        else:
+            plan.notes.append(PAIRS_ACROSS_PEOPLE_NOTE)
+        log(f"{len(train_scan)} training and {len(held_scan)} held-out images"
+            + ("" if (np.asarray(own.split) != "").any() else
+               f" ({OWN_HELD_FRACTION:.0%} of every class held out, seed {args.seed})"))
+        return data
 
     def finalize(self, args, plan, data):
         cfg, ev = plan.config, plan.ev
@@ -261,6 +335,8 @@ class FExGANSystem(System):
                                  "evaluation faces.")
         plan.run_config = {"system": self.kind, **asdict(cfg), "steps_per_epoch": data.steps_per_epoch,
                            "augment": plan.extra["augment"]}
+        if run.is_custom(args):
+            plan.run_config["classes"] = list(plan.extra["vocabulary"].names)
 
     def build(self, config, args, data):
         from ..gans.fexgan import FExGAN
@@ -284,10 +360,31 @@ class FExGANSystem(System):
         if train is None:
             raise ValueError("the training images for the expression classifier were not loaded")
         augment = r.config.get("augment", "none")   # what the run trained with (runs before --augment: none)
-        metrics = E.evaluate(model, train, data.held, plan.ev, r.dir / paths.FIGURES, MIXES, seed=r.args.seed,
-                             character_preservation_too=plan.synthetic, table1_crop_jitter=augment == "crop-jitter",
-                             log=log)
-        return {"augment": augment, **metrics}
+        if not run.is_custom(r.args):
+            metrics = E.evaluate(model, train, data.held, plan.ev, r.dir / paths.FIGURES, MIXES, seed=r.args.seed,
+                                 character_preservation_too=plan.synthetic,
+                                 table1_crop_jitter=augment == "crop-jitter", log=log)
+            return {"augment": augment, **metrics}
+        # Own data: the run's classes name the affects; Fig. 6 mixes the paper's pairs the data has classes for;
+        # character preservation needs the data to name who is shown.
+        vocab = self.vocabulary(r.config)
+        characters = plan.extra.get("characters", ())
+        mixes, mixes_how = E.mixes_for(vocab, MIXES)
+        if mixes_how != "the paper's mixes":
+            r.note(f"Fig. 6 (mixed expressions) on your own data: {mixes_how}; the paper mixes anger+sadness, "
+                   "joy+disgust and fear+surprise.")
+        preserve = len(np.unique(train["character"])) >= 2 if characters else False
+        if not characters:
+            r.note("Character preservation (how often a character classifier still recognises the source after a "
+                   "transfer) is skipped: the data names no one (no identity or character column). Fig. 5 shows "
+                   "held-out faces instead of one face per character.")
+        elif not preserve:
+            r.note("Character preservation is skipped: the training images show only one identity, and a character "
+                   "classifier needs at least two.")
+        metrics = E.evaluate(model, train, data.held, plan.ev, r.dir / paths.FIGURES, mixes, seed=r.args.seed,
+                             character_preservation_too=preserve, table1_crop_jitter=augment == "crop-jitter",
+                             log=log, vocabulary=vocab, characters=characters)
+        return {"augment": augment, **metrics, "fig6_mixes": ["+".join(m) for m in mixes]}
 
     def endpoints(self, model):
         from ..gans.fexgan import saved_model_endpoints
@@ -295,9 +392,21 @@ class FExGANSystem(System):
         return saved_model_endpoints(model)
 
     def coverage(self, args, plan, metrics):
-        """The default (synthetic data makes the results analogues), and a model trained with --augment none makes
-        Table 1 and Fig. 4-6 analogues: trained without the paper's crop + jitter."""
+        """The default (synthetic or own data makes the results analogues), and a model trained with --augment none
+        makes Table 1 and Fig. 4-6 analogues: trained without the paper's crop + jitter. On own data, Fig. 5 without
+        identities and Fig. 6 without the paper's affect pairs say what they show instead."""
         rows = super().coverage(args, plan, metrics)
+        if run.is_custom(args):
+            for row in rows:
+                if row["item"] == "Fig. 5" and not plan.extra.get("characters"):
+                    row["how"] += "; held-out faces, not one per character (the data names no one)"
+                if row["item"] == "Fig. 6" and "fig6_mixes" in metrics:
+                    mixes = metrics["fig6_mixes"]
+                    if not mixes:
+                        row["status"], row["how"] = "not reproduced", ("the data has fewer than two classes that "
+                                                                       "are not neutral to mix")
+                    elif tuple(mixes) != ("anger+sadness", "joy+disgust", "fear+surprise"):
+                        row["how"] += f"; mixes of the data's classes: {', '.join(mixes)}"
         if metrics.get("augment") == "none":
             for row in rows:
                 if row["status"] != "not reproduced":
@@ -308,20 +417,30 @@ class FExGANSystem(System):
     def conclude(self, r, metrics, log):
         tr = metrics.get("transfer")
         if tr:
-            log(f"transferred faces: expression classifier accuracy {tr['mean']:.3f} over the 7 target affects "
+            log(f"transferred faces: expression classifier accuracy {tr['mean']:.3f} over the "
+                f"{len(tr['per_affect'])} target affects "
                 f"(its accuracy on real faces {tr['real_accuracy']:.3f})")
-        log(f"transfer a face: tfgan-emotion edit --run {r.dir} --image face.png --affect joy -o out.png")
+        vocab = self.vocabulary(r.config)
+        example = "joy" if "joy" in vocab.names else next(
+            (n for n, c in zip(vocab.names, vocab.canonical) if c != "neutral"), vocab.names[-1])
+        log(f"transfer a face: tfgan-emotion edit --run {r.dir} --image face.png --affect {example} -o out.png")
 
     # ------------------------------------------------------------------ endpoints
     def vocabulary(self, config):
-        return L.FERG
+        """FERG-DB's seven affects, or the classes of the own data the run trained on (config.json "classes")."""
+        return custom.stored_vocabulary(config, L.FERG)
 
     def request(self, config, emotions, intensity, mode="edit"):
-        affect = neutral_mix(L.FERG, emotions, intensity)
+        vocab = self.vocabulary(config)
+        try:
+            affect = neutral_mix(vocab, emotions, intensity)
+        except KeyError as e:
+            raise ValueError(f"this FExGAN run cannot show {', '.join(emotions)} at intensity {intensity}: "
+                             f"{e.args[0]}") from None
         return ("generate" if mode == "generate" else "transfer"), {"affect": affect}
 
     def editor(self, config, model, request):
-        names = L.FERG.names[:config["n_classes"]]
+        names = self.vocabulary(config).names[:config["n_classes"]]
         grid, affect = request.get("grid"), request.get("affect")
         if not grid and affect is None:
             raise ValueError(f"give --affect (one of {', '.join(names)}, two joined by '+', or a vector), or "
