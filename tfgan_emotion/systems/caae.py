@@ -2,8 +2,12 @@
 
 With --data-dir AFFECTNET_ROOT it trains on AffectNet with the paper's settings (96x96, batch 49, full widths,
 VGG-Face identity loss on 16 of 49 images at 224x224, Adam 2e-4/0.5/0.999) and evaluates as paper section IV.
-Without --data-dir it trains on the built-in AffectNet-like synthetic faces, shrunk to finish in about 15 minutes
-on a 2-core CPU; everything it shrinks is listed in the run's config notes and at the top of its report.
+With --data-csv FILE (valence and arousal columns in [-1, 1]) or class-labelled faces (--data-csv with an
+expression column, or --data-dir DIR --data-format folders) it trains on your own data with the same settings;
+classes without valence/arousal stand in as their directions on the valence/arousal circumplex (stated in the
+run's notes). Without --data-dir it trains on the built-in AffectNet-like synthetic faces, shrunk to finish in
+about 15 minutes on a 2-core CPU; everything it shrinks is listed in the run's config notes and at the top of its
+report.
 """
 from __future__ import annotations
 
@@ -26,6 +30,42 @@ SMOKE = dict(steps=4, eval_faces=4, regressor_steps=4, identity_steps=4, train_i
 DATA_KEYS = ("image", "valence", "arousal")
 GRID_VALUES = (0.75, 0.5, 0.25, 0.0, -0.25, -0.5, -0.75)   # paper 001's 7x7 edit grid
 FIG2_FACES = 200           # [IV.C.2] the first 200 frontal CelebA faces (eval.caae.FIG2_FACES)
+# Own data with classes but no valence/arousal: each class is its circumplex direction at this radius, the full
+# emotion (what request() asks at intensity 1; neutral is (0, 0)).
+CIRCUMPLEX_RADIUS = 1.0
+
+
+def circumplex_labels(own) -> str | None:
+    """Give the user's own data its (valence, arousal) labels: its own columns when it has them (returns None), else
+    its classes as binned continuous labels on the valence/arousal circumplex (paper 000's reading of categories;
+    directions data.labels.CIRCUMPLEX_DEGREES, neutral at the origin), written into ``own.scan.labels``; returns the
+    run note that says so. ValueError (naming the file and the columns to add) when the data has neither, or when
+    one of its classes is not an emotion with a place on the circumplex."""
+    if own.has("valence"):
+        return None
+    where = own.scan.summary.source
+    if not own.has("expression"):
+        raise ValueError(f"{where}: CAAE is conditioned on valence and arousal: add valence and arousal columns "
+                         "(numbers in [-1, 1]), or an expression column whose classes are emotions")
+    vocab = own.vocabulary
+    present = np.unique(own.scan.labels["expression"]).tolist()
+    unplaced = [vocab.names[k] for k in present
+                if vocab.canonical[k] != "neutral" and vocab.canonical[k] not in L.CIRCUMPLEX_DEGREES]
+    if unplaced:
+        raise ValueError(f"{where}: CAAE is conditioned on valence and arousal, which the data lacks, and its "
+                         f"class(es) {', '.join(unplaced)} have no place on the valence/arousal circumplex (not an "
+                         "emotion: neutral, happy, sad, surprise, fear, disgust, anger, contempt): add valence and "
+                         "arousal columns (numbers in [-1, 1]), or rename or drop those classes with --label-map")
+    v, a = L.va_from_category(own.scan.labels["expression"], vocab, intensity=CIRCUMPLEX_RADIUS)
+    own.scan.labels["valence"], own.scan.labels["arousal"] = v, a
+    pv, pa = L.va_from_category(present, vocab, intensity=CIRCUMPLEX_RADIUS)
+    places = ", ".join(f"{vocab.names[k]} ({x:+.2f}, {y:+.2f})" for k, x, y in zip(present, pv, pa))
+    return ("Your data has classes but no valence/arousal columns: each class stands in as a binned continuous "
+            "label, its direction on the valence/arousal circumplex at full intensity (Russell 1980; "
+            f"data.labels.CIRCUMPLEX_DEGREES; neutral at the origin): {places}. The paper trained on AffectNet's "
+            "annotated valence and arousal; here every face of a class carries the same label, so the CAAE sees "
+            f"{len(present)} points of the plane instead of a continuum, and Tables III and IV measure against "
+            "these placed labels. Add valence and arousal columns to train on annotated values.")
 
 
 def _bench_build(size, batch, width):
@@ -144,11 +184,19 @@ class CAAESystem(System):
     def plan(self, args) -> Plan:
         from ..gans.caae import CAAEConfig
 
-        synthetic = run.is_synthetic(args)
-        notes = []
+        synthetic, custom = run.is_synthetic(args), run.is_custom(args)
+        notes, extra = [], {}
+        if custom:
+            # The labels decide what the networks are conditioned on: read them (no image opened) and refuse data
+            # without valence/arousal or placeable classes before anything is created.
+            own = self.own_data(args, L.GANMUT, check="none", verbose=False)
+            extra["vocabulary"] = own.vocabulary
+            extra["va_fallback"] = circumplex_labels(own) is not None
+        small = synthetic or (custom and args.smoke)
         if synthetic:
             notes.append("Trained and evaluated on the built-in AffectNet-like SYNTHETIC faces, not AffectNet: the "
                          "numbers show that the pipeline edits expressions, not the paper's results.")
+        if small:
             shrunk = dict(SYNTH)
             identity_net = args.identity_net or SYNTH["identity_net"]
             width = args.width if args.width is not None else SYNTH["width"]
@@ -167,11 +215,16 @@ class CAAESystem(System):
         if identity_net == "random":
             notes.append("The identity loss used UNTRAINED (randomly initialised) VGG-Face features, not the "
                          "published face-recognition weights.")
-        elif identity_net == "none" and not synthetic:
+        elif identity_net == "none" and not small:
             notes.append("The identity loss was switched off (--identity-net none).")
         if args.smoke:
             notes.append(f"--smoke: {SMOKE['steps']} training steps and {SMOKE['eval_faces']} evaluation faces; the "
                          "numbers mean nothing.")
+        if small and custom:
+            notes.append(f"--smoke on your own data: the synthetic default's small networks (images {image_size}x"
+                         f"{image_size}, width x{width}, identity loss {identity_net}, regressors at width "
+                         f"x{shrunk['regressor_width']}) unless set by flags; without --smoke your data trains at "
+                         "the paper's settings.")
         cfg = CAAEConfig(image_size=image_size, batch_size=args.batch_size, label_concat=args.label_concat,
                          width=width, identity_net=identity_net, identity_size=identity_size)
         ev = dict(eval_faces=args.eval_faces or (SMOKE["eval_faces"] if args.smoke else
@@ -183,7 +236,7 @@ class CAAESystem(System):
                   regressor_images=None if synthetic else (args.regressor_images or None),
                   identity_steps=SMOKE["identity_steps"] if args.smoke else SYNTH["identity_steps"],
                   train_images=SMOKE["train_images"] if args.smoke else SYNTH["train_images"])
-        return Plan(synthetic, cfg, ev, notes)
+        return Plan(synthetic, cfg, ev, notes, extra=extra)
 
     def load_data(self, args, plan, run_dir, log, purpose="train") -> Data:
         from ..data import stream as streams
@@ -197,6 +250,8 @@ class CAAESystem(System):
                                      seed=args.seed)
             ds = streams.from_tensors({k: train[k] for k in DATA_KEYS}, args.seed)
             return Data(self._noise(ds, cfg, args), len(train["image"]) // cfg.batch_size, held, train)
+        if run.is_custom(args):
+            return self._own_data(args, plan)
         from ..data import affectnet, pipeline
 
         ds, summary = affectnet.load(args.data_dir, "train", image_size=cfg.image_size, channels=cfg.channels,
@@ -209,6 +264,29 @@ class CAAESystem(System):
         # The Table II regressors read the training stream itself at evaluation time (see evaluate): nothing of
         # the training split is held in memory during training.
         return Data(self._noise(ds, cfg, args), steps_per_epoch, held, None, info={"train_images": summary.size})
+
+    def _own_data(self, args, plan) -> Data:
+        """The user's own data, read as the AffectNet path reads its splits: the training part as the endless
+        stream (valence/arousal from the data, or the classes' circumplex directions), the held-out part
+        (``split`` column, val/ folder, or a seeded tenth of each class) as the evaluation faces."""
+        from ..data import pipeline
+
+        cfg, ev = plan.config, plan.ev
+        own = self.own_data(args, L.GANMUT)
+        note = circumplex_labels(own)
+        train, held_scan = own.parts(seed=args.seed)
+        if args.oversample:
+            own.require("expression", self.name, "--oversample repeats faces until every class has as many as the "
+                        "largest; leave the flag out")
+            train = train.select(pipeline.oversample_indices(train.labels["expression"]))
+        ds = train.stream(cfg.image_size, cfg.channels, args.seed).map(lambda e: {k: e[k] for k in DATA_KEYS})
+        held = pipeline.take_arrays(held_scan.dataset(cfg.image_size, cfg.channels), DATA_KEYS, ev["eval_faces"])
+        plan.notes.append(self.own_data_note(own))
+        if note:
+            plan.notes.append(note)
+        info = {"train_images": len(train), "held_out_images": len(held_scan), "own_data": self.own_data_info(own),
+                "valence_arousal": "circumplex directions of the classes" if note else "the data's columns"}
+        return Data(self._noise(ds, cfg, args), max(1, len(train) // cfg.batch_size), held, None, info=info)
 
     @staticmethod
     def _noise(ds, cfg, args):
@@ -229,6 +307,9 @@ class CAAESystem(System):
                                  f"{ev['regressor_lr']} (paper 1e-3, far more steps); {ev['eval_faces']} evaluation "
                                  "faces (paper 4,500).")
         plan.run_config = {"system": self.kind, **asdict(cfg)}
+        vocab = plan.extra.get("vocabulary")
+        if vocab is not None:
+            plan.run_config["classes"] = list(vocab.names)
 
     def build(self, config, args, data):
         from ..gans.caae import CAAE
@@ -268,7 +349,7 @@ class CAAESystem(System):
             train = data.arrays
         else:
             train = self._regressor_data(r, plan, data)
-        fig2, fig2_source = self._fig2_faces(r, plan, log)
+        fig2, fig2_source = self._fig2_faces(r, plan, log, len(data.held["image"]))
         return E.evaluate(edit_fn, data.held, train, ev, r.dir / paths.FIGURES, seed=r.args.seed,
                           identity_probe=probe, log=log, fig2_faces=fig2, fig2_source=fig2_source)
 
@@ -279,6 +360,7 @@ class CAAESystem(System):
         from ..eval import caae as E
 
         ev, n_split = plan.ev, int(data.info["train_images"])
+        split = "training part of your data" if run.is_custom(r.args) else "AffectNet training split"
         oversampled = " (class-oversampled, --oversample, as the CAAE trained)" if r.args.oversample else ""
         schedule = (f"SGD lr {ev['regressor_lr']}, momentum 0.9, mean absolute error loss (paper IV.C.1); the paper "
                     f"gives neither their training length nor their batch size: {E.REGRESSOR_EPOCHS} epochs of batch "
@@ -292,13 +374,13 @@ class CAAESystem(System):
             train = pipeline.take_arrays(data.train, DATA_KEYS, min(int(n_mem), n_split))
             steps = E.regressor_steps(ev, len(train["image"]))
             r.note(f"Table II regressors: CHEAPER VARIANT (--regressor-images {n_mem}): trained on "
-                   f"{len(train['image']):,} training images held in memory, not on the whole AffectNet training "
-                   f"split ({n_split:,} images{oversampled}) streamed from disk as the paper's protocol (the default "
+                   f"{len(train['image']):,} training images held in memory, not on the whole {split} "
+                   f"({n_split:,} images{oversampled}) streamed from disk as the paper's protocol (the default "
                    f"without the flag); {steps:,} steps of batch {E.REGRESSOR_BATCH}; {schedule}. Tables III and IV "
                    f"measure with these regressors.{width}")
             return train
         steps = E.regressor_steps(ev, n_split)
-        r.note(f"Table II regressors: trained on the whole AffectNet training split streamed from disk ({n_split:,} "
+        r.note(f"Table II regressors: trained on the whole {split} streamed from disk ({n_split:,} "
                f"images{oversampled}), {steps:,} steps of batch {E.REGRESSOR_BATCH} = "
                f"{steps * E.REGRESSOR_BATCH / max(1, n_split):.3g} epochs; {schedule}.{width}")
         from ..data.stream import as_dataset
@@ -306,18 +388,22 @@ class CAAESystem(System):
         # The training stream from its first example (epochs reshuffled as in training), as a tf.data.Dataset.
         return E.TrainingStream(as_dataset(data.train), n_split)
 
-    def _fig2_faces(self, r, plan, log):
+    def _fig2_faces(self, r, plan, log, n_held=None):
         """(faces or None, what they are) for the Fig. 2 heatmaps, with the run note: the first 200 images of
         --fig2-faces DIR (paper IV.C.2: 200 frontal CelebA faces), or None for the first evaluation faces."""
         folder = getattr(r.args, "fig2_faces", None)
         size = plan.config.image_size
         if folder is None:
-            n = min(FIG2_FACES, plan.ev["eval_faces"])
+            n = min(FIG2_FACES, plan.ev["eval_faces"], n_held or FIG2_FACES)
+            custom = run.is_custom(r.args)
             where = ("synthetic evaluation faces" if plan.synthetic else
+                     "held-out faces of your data (the evaluation faces)" if custom else
                      "AffectNet validation faces (the evaluation faces)")
             r.note(f"Fig. 2 heatmaps from the first {n} {where}, not the paper's {FIG2_FACES} frontal CelebA faces "
                    "(paper IV.C.2)" + ("" if plan.synthetic else ", whose alignment (same position and size) the "
-                                       "summed heatmaps rely on; AffectNet faces vary more in pose and framing")
+                                       "summed heatmaps rely on; "
+                                       + ("your faces may vary more in pose and framing" if custom else
+                                          "AffectNet faces vary more in pose and framing"))
                    + "; --fig2-faces DIR takes a folder of frontal faces.")
             return None, f"the first {n} {where}"
         from ..data.pipeline import natural_key
@@ -346,9 +432,9 @@ class CAAESystem(System):
 
     def coverage(self, args, plan, metrics):
         """Table II-IV turn "analogue" when the regressors are the in-memory variant or narrower than the paper's,
-        Tables III/IV when fewer faces are measured, Fig. 2 when it comes from the evaluation faces, Table IV and
-        Figs. 2-4 when the CAAE itself was trained otherwise than the paper's (identity loss, size, width, label
-        concatenation)."""
+        or (your own data) read valence/arousal placed from classes, Tables III/IV when fewer faces are measured,
+        Fig. 2 when it comes from the evaluation faces, Table IV and Figs. 2-4 when the CAAE itself was trained
+        otherwise than the paper's (identity loss, size, width, label concatenation)."""
         rows = super().coverage(args, plan, metrics)
         t3, t4, f2 = (metrics.get(k) or {} for k in ("table3_regressors", "table4_edits", "fig2_heatmaps"))
         if plan.synthetic:
@@ -368,6 +454,9 @@ class CAAESystem(System):
                         "(--regressor-images), not the whole training split streamed from disk")
         if plan.ev["regressor_width"] != 1.0:
             regs.append(f"regressors at width x{plan.ev['regressor_width']} (--regressor-width; paper 1.0)")
+        if plan.extra.get("va_fallback"):
+            regs.append("valence and arousal of your data's classes placed on the circumplex (the data has no "
+                        "valence/arousal columns), not annotated values")
         why = {"Table II": list(regs), "Table III": list(regs), "Table IV": regs + caae, "Fig. 2": list(caae),
                "Fig. 3": list(caae), "Fig. 4": list(caae)}
         if t3 and t3.get("n_faces", PAPER_EVAL_FACES) < PAPER_EVAL_FACES:
@@ -381,7 +470,7 @@ class CAAESystem(System):
         out = []
         for row in rows:
             reasons = why.get(row["item"])
-            if reasons and row["status"] == "reproduced":
+            if reasons and row["status"] != "not reproduced":   # "analogue" already on your own data
                 row = {**row, "status": "analogue", "how": row["how"] + "; this run: " + "; ".join(reasons)}
             out.append(row)
         return out
@@ -400,7 +489,10 @@ class CAAESystem(System):
 
     # ------------------------------------------------------------------ endpoints
     def vocabulary(self, config):
-        return L.GANMUT    # AffectNet's 7 basic emotions (any circumplex emotion can be requested)
+        # AffectNet's 7 basic emotions, or the classes of your own data (any circumplex emotion can be requested)
+        from ..data import custom
+
+        return custom.stored_vocabulary(config, L.GANMUT)
 
     def request(self, config, emotions, intensity, mode="edit"):
         v, a = circumplex_va(emotions, intensity)
