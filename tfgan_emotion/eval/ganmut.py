@@ -6,7 +6,7 @@
   paper names the ingredients of its fine-tuning and not their values; the values here are ours:
   augmentation = the GAN's own loader transforms (rotation +-7.5 deg, shift +-7.5 px, zoom 1.075-1.15, horizontal
   flip; inside the model, active only in training); "additional dense layers and dropout" = global average pool,
-  dense 512 ReLU, dropout 0.5, dense 256 ReLU named ``features`` (the FED layer), dropout 0.5, 7 logits; "learning
+  dense 512 ReLU, dropout 0.5, dense 256 ReLU named ``features`` (the FED layer), dropout 0.5, one logit per class; "learning
   rate schedulers" = linear warm-up then cosine decay; "unfreezing the last convolutional block" = with ImageNet
   weights, a first third of the steps trains the head on frozen ImageNet layers (Adam peak 1e-3), the rest
   unfreezes the last block (VGG16 ``block5``, ResNet50 ``conv5``) at peak 1e-4, earlier blocks stay frozen.
@@ -16,7 +16,7 @@
   subtracted). ResNet50 from scratch gets zero-gamma residual blocks and BN momentum 0.9
   (:func:`common.zero_init_residuals`).
 - Tables I/II: macro F1 of each classifier on held-out real faces ("Real") and on generated faces (each held-out
-  face edited to each of the 7 classes at rho = 1, neutral at rho = 0; the requested class is the truth). When the
+  face edited to each class at rho = 1, neutral at rho = 0; the requested class is the truth). When the
   classifier set has a validation split, the classifiers' accuracy and F1 on it are reported too.
 - Table III: FED = Frechet distance between the ``features`` activations of real and generated faces, per
   classifier (:func:`metrics.frechet_distance`).
@@ -30,8 +30,11 @@
   training). D_src (mean over its patch) is thresholded at the median of all scores (real and generated sets are
   the same size; a Wasserstein critic has no fixed threshold, ours); F1 of "real", of "generated" and the macro
   average. The same on held-out faces is kept as ``discriminator_held_out``.
+- Classes: ``names`` in class order, neutral first (class 0 is the centre of GANmut's space): GANmut's 7
+  (AffectNet's first 7) on the paper's data, the data's own classes on a run on your own data; every table, per-class
+  score and figure is named and sized from them.
 - Figures: each training set's emotion distribution (Fig. 8), increasing intensity per emotion (Fig. 9), a
-  7-emotion sample sheet (Fig. 10), the learned directions on the unit circle, and a (theta, rho) grid showing the
+  sample sheet of every class (Fig. 10), the learned directions on the unit circle, and a (theta, rho) grid showing the
   gamut.
 """
 from __future__ import annotations
@@ -119,8 +122,9 @@ def freeze_for_phase(model: keras.Model, name: str, phase: str) -> int:
 
 def train_emotion_classifier(name: str, images, labels, steps: int, image_size: int, weights=None, seed: int = 0,
                              input_size: int | None = None, log=print, batch_size: int = 32) -> keras.Model:
-    """Build and fine-tune one classifier on ``images`` / ``labels`` (GANmut order) with the recipe of the module
-    docstring; the model's ``class_ids`` are the classes it saw and ``phases`` what it trained when."""
+    """Build and fine-tune one classifier on ``images`` / ``labels`` (the run's class indices, neutral 0) with the
+    recipe of the module docstring; the model's ``class_ids`` are the classes it saw and ``phases`` what it trained
+    when."""
     from .common import train_classifier, warmup_cosine
 
     labels = np.asarray(labels).reshape(-1)
@@ -255,17 +259,19 @@ def save_intensity_figure(gan, face, names, path) -> Path:
 
 
 def save_sample_sheet(gan, faces, names, path) -> Path:
-    """Fig. 10 analogue: rows = input faces; columns = input, then the 7 classes at rho = 1 (neutral rho = 0)."""
+    """Fig. 10 analogue: rows = input faces; columns = input, then every class of ``names`` at rho = 1 (neutral,
+    class 0, at rho = 0)."""
     faces = np.asarray(faces, np.float32)
     cols = [faces] + [gan.edit_emotion(faces, k, 0.0 if k == 0 else 1.0).numpy() for k in range(len(names))]
     fig = figure((1.0 * len(cols) + 1.0, 1.0 * len(faces) + 1.0))
     show_image_rows(fig, np.stack(cols, axis=1), col_titles=["input"] + list(names),
-                    title="The 7 emotions at full intensity (paper Fig. 10)")
+                    title=f"The {len(names)} classes at full intensity (paper Fig. 10)")
     return save_figure(fig, path)
 
 
-def save_directions_figure(unit_directions, names, path) -> Path:
-    """The learned emotion directions on the unit circle, with their angles."""
+def save_directions_figure(unit_directions, names, path, neutral: str = "neutral") -> Path:
+    """The learned emotion directions on the unit circle, with their angles (``names``: the emotions, class 1 on;
+    ``neutral``: the name of class 0, the centre)."""
     u = np.asarray(unit_directions, float)
     angles = conditioning.direction_angles(u, names)
     fig = figure((4.6, 4.6))
@@ -276,7 +282,7 @@ def save_directions_figure(unit_directions, names, path) -> Path:
     for (x, y), name in zip(u, names):
         ax.annotate("", (x, y), (0, 0), arrowprops=dict(arrowstyle="->", lw=1.5))
         ax.text(1.12 * x, 1.12 * y, f"{name}\n{angles[name]:.0f} deg", ha="center", va="center", fontsize=8)
-    ax.text(0, 0, "neutral", ha="center", va="center", fontsize=7, color="0.4")
+    ax.text(0, 0, neutral, ha="center", va="center", fontsize=7, color="0.4")
     ax.set_xlim(-1.45, 1.45)
     ax.set_ylim(-1.45, 1.45)
     ax.set_aspect("equal")
@@ -365,7 +371,7 @@ def evaluate(gan, classifier_set, held, gan_train, names, classifier_steps: int,
              classifier_size: int | None = None, classifier_validation: dict | None = None, augment=None,
              distribution: dict | None = None, crop_examples=None, detector: str = "") -> dict:
     """The whole section-VI protocol (module docstring). ``classifier_set``: the balanced labelled set the two
-    classifiers are fine-tuned on (dict ``image``, ``expression`` in AffectNet order), ``classifier_validation``
+    classifiers are fine-tuned on (dict ``image``, ``expression`` indices into ``names``), ``classifier_validation``
     its validation split (optional); ``held``: the held-out faces (Tables I-IV); ``gan_train``: the GAN's training
     images (dict ``image``) for the discriminator F1 (Table V), ``augment`` the training loader's augmentation;
     ``distribution``: {training set: {class: count}} for Fig. 8; ``crop_examples``: (frame, window, crop) for the
@@ -432,6 +438,6 @@ def evaluate(gan, classifier_set, held, gan_train, names, classifier_steps: int,
         save_intensity_figure(gan, neutral[0], names, fd / "fig9_intensity.png")
         save_sample_sheet(gan, real[np.linspace(0, len(real) - 1, min(6, len(real))).astype(int)], names,
                           fd / "fig10_sample_sheet.png")
-        save_directions_figure(gan.unit_directions(), names[1:], fd / "directions.png")
+        save_directions_figure(gan.unit_directions(), names[1:], fd / "directions.png", neutral=names[0])
         save_gamut_figure(gan, neutral[0], fd / "gamut.png")
     return out

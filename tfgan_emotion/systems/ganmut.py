@@ -20,7 +20,7 @@ everything it shrinks is listed in the run's notes and at the top of its report.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,17 @@ DATA_KEYS = ("image", "expression")
 GAN_TRAIN_ARRAYS = 20000   # the GAN's training crops held in memory when the classifiers fall back to them
 AFFECTNET_THRESHOLD = 0.1  # paper V.D: RetinaFace's threshold on AffectNet (data.crops.AFFECTNET_RETINAFACE_THRESHOLD)
 CLASSIFIER_SET = {"classifier_data": "classifier_data", "synthetic": "synthetic", "fallback": "gan_training_crops"}
+# What a paper item shows, said without the paper's class list, for runs on the user's own classes.
+OWN_DATA_SHOWS = {"Fig. 9": "One face at increasing intensity of each emotion (the paper shows four)",
+                  "Fig. 10": "Every emotion at full intensity, one row per trained model"}
+# Where a paper item is in a run on the user's own data, where the paper's text names flags that build Aff-Wild2 crops.
+OWN_DATA_HOW = {
+    "Table I": "metrics.json classifiers.<vgg16|resnet50>.f1_real (Real) and f1_generated (this run's model); the "
+               "classifiers fine-tuned on --classifier-data FILE from --vgg16-weights / --resnet50-weights",
+    "Table II": "the same numbers as Table I (one set of faces per run: the paper's two tables differ by detector)",
+    "Fig. 8": "figures/fig8_emotion_distribution.png and metrics.json data.label_distribution",
+}
+OWN_HELD_OUT = 0.1         # own data without a split column: this fraction of each class is held out for evaluation
 
 
 def _bench_build(size, batch, width):
@@ -86,7 +97,7 @@ class GANmutSystem(System):
     bench = BenchSpec("affwild2", 128, 3, 16, 7, _bench_build, _bench_stream, "edit", _bench_evaluators)
     edit_help = ("--theta 1.2 --rho 0.7 (a point of the polar emotion space, radians), --emotion happy --rho 0.5 "
                  "(along a learned direction; gaussian runs: from the neutral mode toward the emotion's), or --grid "
-                 "for the 7 emotions")
+                 "for every class of the run (GANmut's 7 emotions, or your data's classes)")
 
     paper_items = (
         PaperItem("Table I", "Average F1 of the VGG16 and ResNet50 emotion classifiers on real faces and on faces "
@@ -214,8 +225,10 @@ class GANmutSystem(System):
     def plan(self, args) -> Plan:
         from ..gans.ganmut import GANmutConfig
 
-        synthetic = run.is_synthetic(args)
-        shrink = SYNTH if synthetic else {}
+        synthetic, own = run.is_synthetic(args), run.is_custom(args)
+        vocab = self._own_classes(args) if own else L.GANMUT
+        # Own data reads at the paper's settings; its --smoke run shrinks the networks as the synthetic one does.
+        shrink = SYNTH if synthetic or (own and args.smoke) else {}
         if args.detector == "retinaface" and args.detector_weights is None:
             raise ValueError("--detector retinaface needs --detector-weights retinaface.h5 (the retina-face package's "
                              "weight file; nothing is downloaded). Or use --detector mtcnn, whose weights ship with "
@@ -230,7 +243,10 @@ class GANmutSystem(System):
         width = args.width if args.width is not None else shrink.get("width", 1.0)
         ev = {k: run.setting(args, k, synthetic, SMOKE, SYNTH, REAL)
               for k in ("eval_faces", "classifier_steps", "classifier_size", "classifier_images")}
-        ev.update({k: (SMOKE if args.smoke else SYNTH)[k] for k in ("videos", "val_videos", "frames_per_video")})
+        if not own:
+            ev.update({k: (SMOKE if args.smoke else SYNTH)[k] for k in ("videos", "val_videos", "frames_per_video")})
+        else:
+            ev["held_out_fraction"] = OWN_HELD_OUT
         steps = run.steps_from(args, SYNTH["steps"] if synthetic else PAPER_ITERATIONS // args.n_critic,
                                smoke_steps=SMOKE["steps"])
         total = steps * args.n_critic
@@ -241,7 +257,7 @@ class GANmutSystem(System):
                            lambda_rho=args.lambda_rho, cycle_code=args.cycle_code, total_iterations=total,
                            lr_decay_iterations=decay, lr_update_every=args.lr_update_every,
                            random_angle_samples=min(5, args.batch_size), parametrization=args.parametrization,
-                           lambda_prediction=args.lambda_prediction)
+                           lambda_prediction=args.lambda_prediction, n_classes=len(vocab))
         notes = []
         if args.parametrization == "gaussian":
             notes.append("Gaussian conditional space (the authors' second model, trained by their code; the paper "
@@ -257,7 +273,9 @@ class GANmutSystem(System):
                          f"{ev['classifier_steps']} steps at {ev['classifier_size']}x{ev['classifier_size']}; "
                          f"{ev['eval_faces']} evaluation faces.")
         if args.smoke:
-            notes.append(f"--smoke: {steps} training steps; the numbers mean nothing.")
+            notes.append(f"--smoke: {steps} training steps"
+                         + (f", images {image_size}x{image_size}, network width x{width}" if own else "")
+                         + "; the numbers mean nothing.")
         if not (args.vgg16_weights and args.resnet50_weights):
             notes.append("VGG16/ResNet50 classifiers without ImageNet weights start from random weights and train "
                          "whole (paper VI.A fine-tunes ImageNet networks, unfreezing their last block): pass "
@@ -266,7 +284,40 @@ class GANmutSystem(System):
             notes.append(f"--affectnet-crops box: the combined set's AffectNet images are cut to their annotation "
                          f"face boxes (the cropped release: used whole) instead of passing through {args.detector} "
                          "like the Aff-Wild2 frames, as paper V.D does.")
-        return Plan(synthetic, cfg, ev, notes, steps=steps)
+        return Plan(synthetic, cfg, ev, notes, steps=steps, extra={"vocabulary": vocab, "own": own})
+
+    def _own_classes(self, args):
+        """The classes of the user's own data, checked against what GANmut's model needs: neutral is the centre of
+        its space (rho = 0, no direction), so the data must have a neutral class and it must come first; the
+        flags that build the paper's Aff-Wild2 crops do not apply to data that brings its own faces."""
+        for flag, given in (("combined", args.combined), ("affectnet-crops", args.affectnet_crops),
+                            ("frames-dir", args.frames_dir), ("crops-dir", args.crops_dir),
+                            ("detector-weights", args.detector_weights), ("frames", args.frames != "auto"),
+                            ("min-confidence", args.min_confidence != 0.0),
+                            ("detector", args.detector not in ("mtcnn", "none"))):
+            if given:
+                raise ValueError(f"--{flag} builds the paper's Aff-Wild2 face crops; your own data is read as its "
+                                 "images are (cut to its face box columns when it has them): leave the flag out, "
+                                 "and crop photographs first with tfgan-emotion data crop")
+        vocab = self.own_vocabulary(args, L.GANMUT)
+        where = args.data_csv or args.data_dir
+        if vocab is None:
+            raise ValueError(f"{where}: GANmut needs an expression column (class names, or indices with --classes): "
+                             "it learns one direction per emotion class")
+        canonical = list(vocab.canonical)
+        if "neutral" not in canonical:
+            raise ValueError(f"{where}: GANmut needs a neutral class (the centre of its emotion space, rho = 0) and "
+                             f"the data's classes are {', '.join(vocab.names)}; add neutral faces, or name the class "
+                             "that is neutral with --label-map")
+        if canonical[0] != "neutral":
+            first = [vocab.names[canonical.index("neutral")]] + [n for n, c in zip(vocab.names, canonical)
+                                                                 if c != "neutral"]
+            raise ValueError(f"--classes {','.join(vocab.names)}: GANmut's neutral class must come first (class 0 is "
+                             f"the centre of its emotion space); give --classes {','.join(first)} and the indices "
+                             "in that order")
+        if len(vocab) < 2:
+            raise ValueError(f"{where}: only the neutral class; GANmut needs at least one emotion beside it")
+        return vocab
 
     def load_data(self, args, plan, run_dir, log, purpose="train") -> Data:
         from ..data import crops, pipeline
@@ -274,6 +325,8 @@ class GANmutSystem(System):
         from ..gans.ganmut import attach_draws
 
         cfg, ev = plan.config, plan.ev
+        if plan.extra.get("own"):
+            return self._load_own_data(args, plan, log)
         run_dir = Path(run_dir)
         data_dir, frames, frames_dir = args.data_dir, args.frames, args.frames_dir
         info = {}
@@ -315,6 +368,46 @@ class GANmutSystem(System):
         ds = pipeline.augment_stream(ds, args.seed)
         arrays = {"gan_train": train, "classifier": classifier, "classifier_validation": validation,
                   "crop_examples": crops.crop_examples(built["train"])}
+        return Data(attach_draws(ds, seed=args.seed), None, held, arrays, info)
+
+    def _load_own_data(self, args, plan, log) -> Data:
+        """The user's own faces in place of the Aff-Wild2 crops: the same training stream (the images as they are,
+        cut to their face boxes when the data gives them, through the training augmentation, with the same draws)
+        and the same evaluation arrays. The held-out faces (Tables I-V, Figs. 9-10) are the data's val/test rows
+        when it has a split, else a seeded 10% of each class; the GAN trains on the rest."""
+        from ..data import crops, pipeline
+        from ..gans.ganmut import attach_draws
+
+        cfg, ev, vocab = plan.config, plan.ev, plan.extra["vocabulary"]
+        own = self.own_data(args, L.GANMUT)
+        own.require("expression", "GANmut", "it learns one direction per emotion class")
+        if own.vocabulary.names != vocab.names:     # the data changed between plan() and now
+            raise ValueError(f"{own.scan.summary.source}: the classes changed while reading "
+                             f"({', '.join(vocab.names)} before, {', '.join(own.vocabulary.names)} now)")
+        train_scan, held_scan = own.parts(ev["held_out_fraction"], seed=args.seed)
+        split = "its split column / folders" if (np.asarray(own.split) != "").any() else \
+            f"a seeded {ev['held_out_fraction']:.0%} of each class (at least one)"
+        plan.notes.append(self.own_data_note(own))
+        plan.notes.append(f"Your own faces replace paper V.D's Aff-Wild2 crops: read as they are (cut to the data's "
+                          f"face box columns where given; no face detector runs), resized to "
+                          f"{cfg.image_size}x{cfg.image_size}. The GAN trains on {len(train_scan):,} of them; "
+                          f"{len(held_scan):,} held out by {split} are the evaluation faces (Tables I-V, Figs. 9-10).")
+        info = {"own_data": self.own_data_info(own),
+                "held_out": {"train": int(len(train_scan)), "held_out": int(len(held_scan)), "by": split},
+                "label_distribution": {"your data (training part)":
+                                       crops.class_counts(train_scan.labels["expression"], vocab)}}
+        source = self._classifier_source(args, plan)
+        train_ds = train_scan.dataset(cfg.image_size, 3, shuffle_files=True, seed=args.seed)
+        train = pipeline.take_arrays(train_ds, DATA_KEYS, GAN_TRAIN_ARRAYS if source == CLASSIFIER_SET["fallback"]
+                                     else ev["eval_faces"])
+        held = pipeline.take_arrays(held_scan.dataset(cfg.image_size, 3), DATA_KEYS, ev["eval_faces"])
+        if len(train["image"]) == 0 or len(held["image"]) == 0:
+            raise ValueError(f"{own.scan.summary.source}: too few images: {len(train['image'])} for training, "
+                             f"{len(held['image'])} held out (GANmut needs both; add images or a split column)")
+        classifier, validation, info["classifier_set"] = self._classifier_set(args, plan, source, train, log)
+        ds = pipeline.augment_stream(keys(train_scan.stream(cfg.image_size, 3, args.seed), DATA_KEYS), args.seed)
+        arrays = {"gan_train": train, "classifier": classifier, "classifier_validation": validation,
+                  "crop_examples": None}
         return Data(attach_draws(ds, seed=args.seed), None, held, arrays, info)
 
     # ------------------------------------------------------------------ data of paper V.C-D and VI.A
@@ -368,10 +461,15 @@ class GANmutSystem(System):
             validation = self._synthetic_classifier_arrays("val", max(n_classes, total // 5), size, seed)
             return train, validation, {"source": source, "images": int(len(train["expression"])),
                                        "validation_images": int(len(validation["expression"]))}
+        vocab = plan.extra.get("vocabulary", L.GANMUT)
+        own = plan.extra.get("own")
+        if own:
+            n_classes = len(vocab)
         arrays, counts = {}, {}
         for split, cap in (("train", total), ("validation", max(n_classes, total // 5))):
             try:
-                scan = crops.labelled_scan(args.classifier_data, split)
+                scan = (self._own_classifier_scan(args.classifier_data, split, vocab) if own
+                        else crops.labelled_scan(args.classifier_data, split))
             except FileNotFoundError as e:
                 if split == "train":
                     raise
@@ -382,12 +480,38 @@ class GANmutSystem(System):
             ds, _ = pipeline.finish(scan, size, 3, shuffle_files=False, seed=None, verbose=False)
             arrays[split] = pipeline.take_arrays(ds, DATA_KEYS)
         if not len(arrays["train"]["expression"]):
-            raise ValueError(f"--classifier-data {args.classifier_data}: no image of the 7 classes to train the "
-                             "emotion classifiers on")
+            raise ValueError(f"--classifier-data {args.classifier_data}: no image of the {n_classes} classes "
+                             f"({', '.join(vocab.names)}) to train the emotion classifiers on")
         info = {"source": source, "path": str(args.classifier_data), "images": counts["train"]}
         if "validation" in counts:
             info["validation_images"] = counts["validation"]
         return arrays["train"], arrays.get("validation"), info
+
+    @staticmethod
+    def _own_classifier_scan(source, split, vocab):
+        """--classifier-data on an own-data run, in the run's classes: a CSV in any form --data-csv reads (names, or
+        indices in the run's class order; a split column's train rows train the classifiers, its val/test rows
+        measure them), or an AffectNet root (its 7 GANmut classes matched to the run's by emotion name, the others
+        left out)."""
+        from ..data import crops, custom
+
+        path = Path(source).expanduser()
+        if path.is_file():
+            data = custom.read(custom.Source(csv=path, classes=vocab.names), check="header")
+            given = np.asarray(data.split, dtype=object)
+            if (given != "").any():
+                rows = given == "train" if split == "train" else np.isin(given, ["val", "test"])
+            elif split == "train":
+                rows = np.ones(len(data.scan), bool)
+            else:
+                raise FileNotFoundError(f"{path} has no split column: no validation rows")
+            return data.scan.select(np.flatnonzero(rows))
+        scan = crops.labelled_scan(path, split)
+        to_run = np.array([vocab.canonical.index(c) if c in vocab.canonical else -1 for c in L.GANMUT.canonical])
+        index = to_run[scan.labels["expression"]]
+        scan = scan.select(np.flatnonzero(index >= 0))
+        scan.labels["expression"] = index[index >= 0].astype(np.int32)
+        return scan
 
     @staticmethod
     def _synthetic_classifier_arrays(split, total, size, seed):
@@ -406,6 +530,8 @@ class GANmutSystem(System):
 
     def finalize(self, args, plan, data):
         plan.run_config = {"system": self.kind, **asdict(plan.config)}
+        if plan.extra.get("own"):
+            plan.run_config["classes"] = list(plan.extra["vocabulary"].names)
 
     def build(self, config, args, data):
         from ..gans.ganmut import GANmut
@@ -422,7 +548,7 @@ class GANmutSystem(System):
         result = r.train(model, data.train, plan.steps, batch_size=plan.config.step_batch)
         if result is None:
             return None
-        angles = conditioning.direction_angles(model.unit_directions(), list(L.GANMUT.names)[1:])
+        angles = conditioning.direction_angles(model.unit_directions(), list(self._names(plan))[1:])
         log("learned directions: " + ", ".join(f"{n} {d:.0f} deg" for n, d in angles.items()))
         return result, {}
 
@@ -432,7 +558,7 @@ class GANmutSystem(System):
         from ..data import pipeline
 
         a, ev, arrays, info = r.args, plan.ev, data.arrays, data.info
-        names = list(L.GANMUT.names)
+        names = list(self._names(plan))
         out = G.evaluate(model, arrays["classifier"], data.held, arrays["gan_train"], names, ev["classifier_steps"],
                          weights={"vgg16": a.vgg16_weights, "resnet50": a.resnet50_weights}, seed=a.seed, log=log,
                          figures_dir=r.dir / paths.FIGURES, max_eval_faces=ev["eval_faces"],
@@ -441,19 +567,29 @@ class GANmutSystem(System):
                          distribution=info.get("label_distribution"), crop_examples=arrays["crop_examples"],
                          detector=a.detector)
         out["classifier_set"] = {**info.get("classifier_set", {}), **out["classifier_set"]}
-        for note in self.evaluation_notes(a, out):
+        for note in self.evaluation_notes(a, out, own=bool(plan.extra.get("own"))):
             r.note(note)
         return out
 
+    def _names(self, plan) -> tuple:
+        """The run's class names, index order (neutral first): the data's on own data, else GANmut's 7."""
+        return tuple(plan.extra.get("vocabulary", self.vocabulary(plan.run_config)).names)
+
     @staticmethod
-    def evaluation_notes(args, metrics: dict) -> list:
+    def evaluation_notes(args, metrics: dict, own: bool = False) -> list:
         """What the run's evaluation did that paper 002 VI does not, or does not say (the run's notes)."""
         cs = metrics.get("classifier_set", {})
         per = ", ".join(f"{k} {v}" for k, v in cs.get("per_class", {}).items())
         val = (f"; its validation split ({cs['validation_images']:,} images) measures them"
                if cs.get("validation_images") else "")
         notes = []
-        if cs.get("source") == CLASSIFIER_SET["fallback"]:
+        if cs.get("source") == CLASSIFIER_SET["fallback"] and own:
+            notes.append(f"FALLBACK: no --classifier-data, so the VGG16/ResNet50 emotion classifiers (Tables I-IV) "
+                         f"are trained on the GAN's own training part of your data ({cs.get('images', 0):,} images, "
+                         f"not balanced: {per}), faces the GAN also learned from; they are measured on the held-out "
+                         "part. Paper VI.A fine-tunes them on a separate balanced labelled set: pass --classifier-data "
+                         "with a CSV of other faces in your classes (or an AffectNet root, matched by emotion name).")
+        elif cs.get("source") == CLASSIFIER_SET["fallback"]:
             notes.append(f"FALLBACK: no --classifier-data, so the VGG16/ResNet50 emotion classifiers (Tables I-IV) "
                          f"are trained on the GAN's own training crops ({cs.get('images', 0):,} images, not "
                          f"balanced: {per}), faces the GAN also learned from. Paper VI.A fine-tunes them on a separate "
@@ -468,7 +604,7 @@ class GANmutSystem(System):
                     == Path(args.combined).expanduser().resolve())
             notes.append(f"The emotion classifiers (Tables I-IV) are fine-tuned on a balanced set from "
                          f"--classifier-data {cs.get('path')} ({cs.get('images', 0):,} images: {per}){val}, separate "
-                         "from the GAN's Aff-Wild2 crops (paper VI.A)."
+                         f"from the GAN's {'training faces' if own else 'Aff-Wild2 crops'} (paper VI.A)."
                          + (" Its AffectNet training images are also in the combined GAN set, as in the paper, "
                             "which uses AffectNet for both." if same else ""))
         notes.append("Evaluation choices where paper 002 is silent (ours): classifier fine-tuning with the GAN "
@@ -495,16 +631,20 @@ class GANmutSystem(System):
     def coverage(self, args, plan, metrics):
         """The paper's items as this run reproduced them: the data, detector and classifier flags (and the
         classifier fallback taken) decide each item's status (PaperItem)."""
+        own = run.is_custom(args)
         data = []
         if plan.synthetic:
             data.append("on the built-in synthetic faces, not the paper's data")
+        if own:
+            data.append("on your own data, not the paper's Aff-Wild2 crops")
         if args.combined and args.affectnet_crops == "box":
             data.append("AffectNet cut to its annotation boxes (--affectnet-crops box), not through the detector")
         if args.detector == "none":
             data.append("--detector none: the frames' own crops, no face detector")
         classifiers = []
         if metrics.get("classifier_set", {}).get("source") == CLASSIFIER_SET["fallback"]:
-            classifiers.append("classifiers trained on the GAN's own training crops (no --classifier-data)")
+            classifiers.append("classifiers trained on the GAN's own training "
+                               + ("part of your data" if own else "crops") + " (no --classifier-data)")
         elif metrics.get("classifier_set", {}).get("source") == CLASSIFIER_SET["synthetic"]:
             classifiers.append("classifiers trained on a synthetic AffectNet-like set")
         if not (args.vgg16_weights and args.resnet50_weights):
@@ -512,7 +652,17 @@ class GANmutSystem(System):
         rows = []
         for it in self.paper_items:
             status, how, reasons = it.status, it.how, []
-            if it.item in ("Table I", "Table II"):
+            if own:
+                it = replace(it, shows=OWN_DATA_SHOWS.get(it.item, it.shows), how=OWN_DATA_HOW.get(it.item, it.how))
+                how = it.how
+            if own and it.item == "Fig. 6":
+                rows.append(it.row("not reproduced", "your own data is read as its images are: this run cuts no "
+                                   "face crops (tfgan-emotion data crop cuts them from photographs)"))
+                continue
+            if own and it.item in ("Table I", "Table II"):
+                reasons.append("your images as given, no face detector (the paper's Table I crops with RetinaFace, "
+                               "Table II with MTCNN)")
+            elif it.item in ("Table I", "Table II"):
                 wanted, other = ("retinaface", "Table II") if it.item == "Table I" else ("mtcnn", "Table I")
                 if args.detector not in (wanted, "none"):
                     rows.append(it.row("not reproduced", f"this run's crops are {args.detector}'s ({other}); run "
@@ -523,10 +673,13 @@ class GANmutSystem(System):
                                    "from the authors' published checkpoint (tfgan-emotion convert), which holds none"))
                 continue
             if it.item in ("Table I", "Table II", "Table III", "Table IV"):
-                reasons = data + classifiers
+                reasons = data + classifiers + reasons
             elif it.item in ("Table V", "Fig. 6", "Fig. 8", "Fig. 9", "Fig. 10"):
                 reasons = list(data)
-            if it.item == "Fig. 8" and not args.combined:
+            if it.item == "Fig. 8" and own:
+                status = "analogue"
+                reasons.insert(0, "one panel: the training part of your data")
+            elif it.item == "Fig. 8" and not args.combined:
                 status = "analogue"
                 reasons.insert(0, "only the Aff-Wild2 panel: the AffectNet and Combined panels need --combined "
                                   "AFFECTNET_DIR")
@@ -541,20 +694,32 @@ class GANmutSystem(System):
         return saved_model_endpoints(model)
 
     def conclude(self, r, metrics, log):
-        log(f"edit a face: tfgan-emotion edit --run {r.dir} --image face.png --emotion happy --rho 0.5 -o out.png "
-            "(or --theta 1.2 --rho 0.7)")
+        names = self.vocabulary(r.config).names
+        log(f"edit a face: tfgan-emotion edit --run {r.dir} --image face.png --emotion {names[1]} --rho 0.5 -o "
+            f"out.png (or --theta 1.2 --rho 0.7); classes: {', '.join(names)}")
 
     # ------------------------------------------------------------------ endpoints
     def vocabulary(self, config):
-        return L.GANMUT
+        """GANmut's 7 classes, or the classes of the user's own data the run was trained on (index 0 neutral)."""
+        from ..data import custom
+
+        return custom.stored_vocabulary(config, L.GANMUT)
 
     def request(self, config, emotions, intensity, mode="edit"):
-        return "edit_emotion", {"emotion": np.array([L.GANMUT.index(e) for e in emotions], np.int32),
-                                "rho": intensities(emotions, intensity)}
+        vocab = self.vocabulary(config)
+        index = []
+        for e in emotions:
+            try:
+                index.append(vocab.index(e))
+            except KeyError:
+                raise ValueError(f"this GANmut run has no class {e!r}: its classes are {', '.join(vocab.names)}") \
+                    from None
+        return "edit_emotion", {"emotion": np.array(index, np.int32), "rho": intensities(emotions, intensity)}
 
     def editor(self, config, model, request):
         theta, rho, emotion, grid = (request.get(k) for k in ("theta", "rho", "emotion", "grid"))
-        names = L.GANMUT.names
+        vocab = self.vocabulary(config)
+        names = vocab.names
         if grid:
             if theta is not None or emotion is not None:
                 raise ValueError("--grid draws every emotion; leave out --theta/--emotion")
@@ -580,7 +745,11 @@ class GANmutSystem(System):
             t = np.array([theta], np.float32)
             return lambda face: to_uint8(model.edit(image=face[None].astype(np.float32), theta=t,
                                                     rho=r)["image"].numpy()[0])
-        e = np.array([parse_label(emotion, names, "--emotion")], np.int32)
+        try:
+            index = vocab.index(str(emotion))      # a class name or the emotion it spells ("happy" for "Happiness")
+        except KeyError:
+            index = parse_label(emotion, names, "--emotion")
+        e = np.array([index], np.int32)
         return lambda face: to_uint8(model.edit_emotion(image=face[None].astype(np.float32), emotion=e,
                                                         rho=r)["image"].numpy()[0])
 
