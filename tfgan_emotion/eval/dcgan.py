@@ -12,7 +12,8 @@ The paper judges its results by eye (Fig. 5-7); we add numbers (ours):
 
 Figures: :func:`save_gallery` (Fig. 5: the 8x8 sample grids written during training, at several steps),
 :func:`save_label_sheet` (Fig. 6: faces -> E -> G with label happy; Fig. 7: the same faces with every label).
-``model`` is a :class:`tfgan_emotion.gans.dcgan.DCGAN`.
+``model`` is a :class:`tfgan_emotion.gans.dcgan.DCGAN`; ``vocabulary`` (a :class:`data.labels.Vocabulary`, default
+fer2013's) names its classes in the tables and figures: a run on your own data passes its data's classes.
 """
 from __future__ import annotations
 
@@ -26,7 +27,25 @@ from .common import (check_images, classifier_features, figure, save_figure, sho
                      transfer_accuracy)
 from .metrics import frechet_distance
 
-VOCAB = label_sets.FER2013.names
+
+def _names(model, vocabulary) -> tuple:
+    """The model's class names: ``vocabulary``'s (default fer2013's), which must name every class of the model."""
+    names = tuple((vocabulary or label_sets.FER2013).names)
+    n = model.config.n_classes
+    if len(names) < n:
+        raise ValueError(f"the vocabulary names {len(names)} classes, the model has {n}")
+    return names[:n]
+
+
+def fig6_class(vocabulary) -> tuple[int, str]:
+    """(class index, what it is) for Fig. 6, the paper's transfer to happy: the class that is happy, else (data
+    without a happy class) the first class that is an emotion other than neutral, else class 0."""
+    voc = vocabulary or label_sets.FER2013
+    canon = list(voc.canonical)
+    if "happy" in canon:
+        return canon.index("happy"), voc.names[canon.index("happy")]
+    k = next((i for i, c in enumerate(canon) if c not in (None, "neutral")), 0)
+    return k, voc.names[k]
 
 
 def _one_hot(classes, n):
@@ -58,11 +77,12 @@ def reconstruction(model, images, classes) -> dict:
             "n": int(len(images))}
 
 
-def transfer_table(model, images, classifier, log=print) -> dict:
-    """Per-target-label accuracy of ``classifier`` on every face transferred to every label."""
+def transfer_table(model, images, classifier, log=print, vocabulary=None) -> dict:
+    """Per-target-label accuracy of ``classifier`` on every face transferred to every label (named by
+    ``vocabulary``, default fer2013's)."""
     n = model.config.n_classes
     out = transfer_accuracy(lambda x, k: transfer(model, x, np.full(len(x), k)), images, n, classifier,
-                            VOCAB if n == len(VOCAB) else None, log)
+                            _names(model, vocabulary), log)
     out["per_label"] = out.pop("per_class")
     return out
 
@@ -105,24 +125,26 @@ def save_gallery(samples_dir, path, steps_per_epoch: int, max_panels: int = 6, l
     return save_figure(fig, path)
 
 
-def save_label_sheet(model, faces, path, labels=None, title: str = "") -> Path:
-    """Rows: ``faces``; columns: the input, then G(E(x, y), y) for each of ``labels`` (default every class)."""
+def save_label_sheet(model, faces, path, labels=None, title: str = "", vocabulary=None) -> Path:
+    """Rows: ``faces``; columns: the input, then G(E(x, y), y) for each of ``labels`` (default every class), titled
+    by ``vocabulary``'s names (default fer2013's)."""
     faces = check_images(faces)
-    n_classes = model.config.n_classes
-    labels = list(range(n_classes)) if labels is None else list(labels)
+    names = _names(model, vocabulary)
+    labels = list(range(len(names))) if labels is None else list(labels)
     cols = [faces] + [transfer(model, faces, np.full(len(faces), k)) for k in labels]
     fig = figure((1.1 * (len(labels) + 1) + 1.0, 1.1 * len(faces) + 0.8))
-    show_image_rows(fig, np.stack(cols, axis=1), col_titles=["input"] + [VOCAB[k] for k in labels],
+    show_image_rows(fig, np.stack(cols, axis=1), col_titles=["input"] + [names[k] for k in labels],
                     row_titles=[""] * len(faces), title=title)
     return save_figure(fig, path)
 
 
 def evaluate(model, train: dict, held: dict, ev: dict, figures_dir, samples_dir, steps_per_epoch, gan_steps: int,
-             seed: int = 0, identity_probe=None, log=print) -> dict:
+             seed: int = 0, identity_probe=None, log=print, vocabulary=None) -> dict:
     """Paper 003's evaluation on one run: encoder reconstruction, transfer accuracy by an expression classifier
     trained on ``train``, the Frechet distance of real vs generated faces, Fig. 5-7 in ``figures_dir`` (Fig. 5 from
     the sample grids in ``samples_dir``); with ``identity_probe`` (synthetic faces of known identity) also identity
-    preservation. ``train``/``held``: dicts of ``image`` and ``expression`` (and ``identity`` for the probe)."""
+    preservation. ``train``/``held``: dicts of ``image`` and ``expression`` (and ``identity`` for the probe).
+    ``vocabulary``: the run's classes (default fer2013's), which name the tables and figures."""
     from .common import class_predictor, preservation, train_classifier
 
     figures_dir = Path(figures_dir)
@@ -130,18 +152,21 @@ def evaluate(model, train: dict, held: dict, ev: dict, figures_dir, samples_dir,
     clf = train_classifier(train["image"], train["expression"], steps=ev["classifier_steps"], seed=seed,
                            what="expression classifier", log=log)
     metrics["classifier_accuracy_heldout"] = float(np.mean(class_predictor(clf)(held["image"]) == held["expression"]))
-    metrics["transfer"] = transfer_table(model, held["image"], clf, log=log)
+    metrics["transfer"] = transfer_table(model, held["image"], clf, log=log, vocabulary=vocabulary)
     metrics["frechet"] = frechet_distance_real_generated(model, clf, held["image"], held["expression"], seed=seed)
     if identity_probe is not None:
         ids = train_classifier(train["image"], train["identity"], steps=ev["classifier_steps"], seed=seed,
                                what="identity classifier", log=log)
         metrics["identity_preservation"] = preservation(
             lambda x, k: transfer(model, x, np.full(len(x), k)), identity_probe["image"], identity_probe["identity"],
-            len(VOCAB), ids)
+            model.config.n_classes, ids)
     save_gallery(samples_dir, figures_dir / "fig5_gallery.png", steps_per_epoch, last_step=gan_steps)
     faces = held["image"][:8]
-    save_label_sheet(model, faces, figures_dir / "fig6_happy.png", labels=[VOCAB.index("happy")],
-                     title="Real faces -> E -> G with the label happy (paper Fig. 6)")
-    save_label_sheet(model, faces, figures_dir / "fig7_every_label.png",
+    k, name = fig6_class(vocabulary)
+    paper = ("" if (vocabulary or label_sets.FER2013).canonical[k] == "happy" else
+             ": happy; the data has no happy class")
+    save_label_sheet(model, faces, figures_dir / "fig6_happy.png", labels=[k], vocabulary=vocabulary,
+                     title=f"Real faces -> E -> G with the label {name} (paper Fig. 6{paper})")
+    save_label_sheet(model, faces, figures_dir / "fig7_every_label.png", vocabulary=vocabulary,
                      title="The same faces with every label (paper Fig. 7)")
     return metrics

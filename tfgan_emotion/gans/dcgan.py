@@ -147,8 +147,9 @@ class DCGAN(GANModel):
 
 
 def saved_model_endpoints(model: DCGAN) -> dict:
-    """SavedModel signatures (images in [-1, 1], ``label`` = class indices in fer2013 order):
-    ``generate(z, label) -> {"image"}`` and ``transfer(image, label) -> {"image"}`` (G(E(x, y), y))."""
+    """SavedModel signatures (images in [-1, 1], ``label`` = class indices 0 .. n_classes - 1 in the run's class
+    order: fer2013's, or your data's as listed in the SavedModel's classes.json): ``generate(z, label) ->
+    {"image"}`` and ``transfer(image, label) -> {"image"}`` (G(E(x, y), y))."""
     c = model.config
     gen, enc = model.generator, model.encoder
 

@@ -6,7 +6,10 @@ paper's settings: all 35,887 CSV rows (--usage Training for the training rows on
 2e-4 / 0.5, 50 epochs of the cDCGAN, then the encoder with G frozen (two phases; --schedule joint updates D, G and
 E every step as the authors' final code did). Without --data-dir it trains on the built-in fer2013-like faces,
 shrunk to finish in about 15 minutes on a 2-core CPU; everything it shrinks is listed in the run's config notes and
-at the top of its report. Pixels are scaled to [-1, 1] to match the tanh output (the authors' code used [0, 1]).
+at the top of its report. With --data-csv FILE or --data-dir DIR --data-format folders it trains on your own
+labelled faces (read 48x48 grey) with the paper's settings: the label one-hot, the encoder, the evaluation's
+expression classifier and every figure take the data's classes. Pixels are scaled to [-1, 1] to match the tanh
+output (the authors' code used [0, 1]).
 """
 from __future__ import annotations
 
@@ -64,7 +67,8 @@ class DCGANSystem(System):
     study = StudySpec(("generate", "edit"), "plain")
     bench = BenchSpec("fer2013", 48, 1, 64, 7, _bench_build, _bench_stream, "transfer",
                       partial(expression_classifier, channels=1, n_classes=7))
-    edit_help = "--affect happy (a fer2013 label name or index), or --grid for every label"
+    edit_help = ("--affect happy (a label name or index of the run: fer2013's, or your data's classes), or --grid "
+                 "for every label")
     # Paper 003 has no tables; its figures 1-4 are diagrams of the networks and their training graphs.
     paper_items = (
         PaperItem("Fig. 1", "the overall structure: encoder E, then the conditional generator G", "not reproduced",
@@ -119,11 +123,20 @@ class DCGANSystem(System):
 
         synthetic = run.is_synthetic(args)
         width = args.width if args.width is not None else (SYNTH["width"] if synthetic else 1.0)
+        extra = {}
+        if run.is_custom(args):
+            # The data's classes size the generator's one-hot, D's and E's label inputs (read without an image).
+            vocab = self.own_vocabulary(args, L.FER2013)
+            if vocab is None:
+                raise ValueError(f"{args.data_csv or args.data_dir}: {self.name} needs an expression column (class "
+                                 "names, or indices with --classes): the cDCGAN is conditioned on a class")
+            extra["vocabulary"] = vocab
+        n_classes = len(extra["vocabulary"]) if "vocabulary" in extra else DCGANConfig.n_classes
         cfg = DCGANConfig(batch_size=args.batch_size, width=width, encoder_loss=args.encoder_loss,
-                          schedule=args.schedule)
+                          schedule=args.schedule, n_classes=n_classes)
         ev = {k: run.setting(args, k, synthetic, SMOKE, SYNTH, REAL) for k in ("eval_faces", "classifier_steps")}
         ev["train_images"] = (SMOKE if args.smoke else SYNTH)["train_images"]
-        return Plan(synthetic, cfg, ev)
+        return Plan(synthetic, cfg, ev, extra=extra)
 
     def load_data(self, args, plan, run_dir, log, purpose="train") -> Data:
         from ..data import stream as streams
@@ -136,6 +149,8 @@ class DCGANSystem(System):
             held = synth.make_arrays("fer2013", "val", n=ev["eval_faces"], size=48, seed=args.seed)
             ds = streams.from_tensors({k: train[k] for k in DATA_KEYS}, args.seed)
             return Data(_draws(ds, cfg, args.seed), len(train["image"]) // cfg.batch_size, held, train)
+        if run.is_custom(args):
+            return self._own_data(args, plan, purpose)
         from ..data import fer2013, pipeline
 
         release = fer2013.detect_release(args.data_dir)
@@ -149,6 +164,25 @@ class DCGANSystem(System):
         held = pipeline.take_arrays(held_ds, DATA_KEYS, ev["eval_faces"])
         train = pipeline.take_arrays(ds, DATA_KEYS, 20000) if not (args.skip_eval and purpose == "train") else None
         return Data(_draws(ds, cfg, args.seed), max(1, summary.kept // cfg.batch_size), held, train)
+
+    def _own_data(self, args, plan, purpose) -> Data:
+        """The user's own faces, read as the fer2013 path reads its rows (48x48 grey, the endless training stream
+        with the same draws): the training part trains, the held-out part (``split`` column, val/ folder, or a
+        seeded tenth of each class) gives the evaluation faces, the training part the expression classifier."""
+        from ..data import pipeline
+
+        cfg, ev = plan.config, plan.ev
+        own = self.own_data(args, L.FER2013)
+        own.require("expression", self.name, "the cDCGAN is conditioned on a class")
+        train, held_scan = own.parts(seed=args.seed)
+        ds = keys(train.stream(cfg.image_size, cfg.channels, args.seed), DATA_KEYS)
+        held = pipeline.take_arrays(held_scan.dataset(cfg.image_size, cfg.channels), DATA_KEYS, ev["eval_faces"])
+        arrays = None
+        if not (args.skip_eval and purpose == "train"):
+            arrays = pipeline.take_arrays(train.dataset(cfg.image_size, cfg.channels), DATA_KEYS, 20000)
+        plan.notes.append(self.own_data_note(own))
+        info = {"train_images": len(train), "held_out_images": len(held_scan), "own_data": self.own_data_info(own)}
+        return Data(_draws(ds, cfg, args.seed), max(1, len(train) // cfg.batch_size), held, arrays, info=info)
 
     def finalize(self, args, plan, data):
         cfg, ev = plan.config, plan.ev
@@ -172,6 +206,10 @@ class DCGANSystem(System):
                          f"cDCGAN steps = {gan_steps / spe:.0f} epochs of {ev['train_images']} faces (paper 50 "
                          f"epochs of 35,887), {encoder_steps} encoder steps; expression classifier "
                          f"{ev['classifier_steps']} steps; {ev['eval_faces']} evaluation faces.")
+        elif run.is_custom(args):
+            notes.append("Evaluation faces are the held-out part of your data (its split column or val/ folder, else "
+                         "a seeded tenth of each class), kept out of training; the expression classifier that reads "
+                         "the transfers trains on the training part.")
         else:
             notes.append("Evaluation faces are the PrivateTest rows (CSV) or test/ (folders); with --usage all they "
                          "were also training rows, as in the paper, which trained on all 35,887 images.")
@@ -185,6 +223,8 @@ class DCGANSystem(System):
         plan.extra.update(gan_steps=gan_steps, encoder_steps=encoder_steps, steps_per_epoch=spe)
         plan.run_config = {"system": self.kind, **asdict(cfg), "gan_steps": gan_steps,
                            "encoder_steps": encoder_steps}
+        if "vocabulary" in plan.extra:
+            plan.run_config["classes"] = list(plan.extra["vocabulary"].names)
 
     def build(self, config, args, data):
         from ..gans.dcgan import DCGAN
@@ -218,11 +258,12 @@ class DCGANSystem(System):
             raise ValueError("the training images for the expression classifier were not loaded")
         return E.evaluate(model, data.arrays, data.held, plan.ev, r.dir / paths.FIGURES, r.dir / paths.SAMPLES,
                           data.steps_per_epoch, r.config.get("gan_steps", plan.extra["gan_steps"]), seed=r.args.seed,
-                          identity_probe=probe, log=log)
+                          identity_probe=probe, log=log, vocabulary=self.vocabulary(r.config))
 
     def coverage(self, args, plan, metrics):
         """Figs. 5-7 turn "analogue" on real data when the networks were trained otherwise than the paper's: the
-        authors' joint schedule (--schedule joint) or narrower networks (--width)."""
+        authors' joint schedule (--schedule joint) or narrower networks (--width). On your own data (already
+        "analogue") they also say which classes they show."""
         rows = super().coverage(args, plan, metrics)
         if plan.synthetic:
             return rows
@@ -231,10 +272,20 @@ class DCGANSystem(System):
             why.append("trained with --schedule joint (the authors' final code), not the paper's two phases")
         if cfg.width != 1.0:
             why.append(f"networks at width x{cfg.width} (--width; paper 1.0)")
-        if not why:
-            return rows
-        return [{**row, "status": "analogue", "how": row["how"] + "; this run: " + "; ".join(why)}
-                if row["item"] in ("Fig. 5", "Fig. 6", "Fig. 7") and row["status"] == "reproduced" else row
+        per_item = {item: list(why) for item in ("Fig. 5", "Fig. 6", "Fig. 7")}
+        vocab = plan.extra.get("vocabulary")
+        if vocab is not None:
+            from ..eval.dcgan import fig6_class
+
+            k, name = fig6_class(vocab)
+            per_item["Fig. 5"].append(f"one of your data's {len(vocab)} classes per row")
+            per_item["Fig. 6"].append("held-out faces of your data")
+            if vocab.canonical[k] != "happy":
+                per_item["Fig. 6"].append(f"the label {name}: your data has no happy class")
+            per_item["Fig. 7"].append(f"held-out faces of your data with each of its {len(vocab)} classes "
+                                      f"({', '.join(vocab.names)}), not fer2013's 7")
+        return [{**row, "status": "analogue", "how": row["how"] + "; this run: " + "; ".join(per_item[row["item"]])}
+                if per_item.get(row["item"]) and row["status"] != "not reproduced" else row
                 for row in rows]
 
     def endpoints(self, model):
@@ -245,24 +296,29 @@ class DCGANSystem(System):
     def conclude(self, r, metrics, log):
         tr = metrics.get("transfer")
         if tr:
-            log(f"transferred faces: expression classifier accuracy {tr['mean']:.3f} over the 7 target labels "
+            log(f"transferred faces: expression classifier accuracy {tr['mean']:.3f} over the "
+                f"{len(tr['per_label'])} target labels "
                 f"(held-out real faces {metrics['classifier_accuracy_heldout']:.3f}); encoder reconstruction MSE "
                 f"{metrics['reconstruction']['mse']:.4f}")
         log(f"transfer a face: tfgan-emotion edit --run {r.dir} --image face.png --affect happy -o out.png")
 
     # ------------------------------------------------------------------ endpoints
     def vocabulary(self, config):
-        return L.FER2013
+        """fer2013's 7 classes, or the classes of your own data (config.json "classes")."""
+        from ..data import custom
+
+        return custom.stored_vocabulary(config, L.FER2013)
 
     def request(self, config, emotions, intensity, mode="edit"):
         t = np.broadcast_to(np.asarray(intensity, np.float32), (len(emotions),))
         if any(e != "neutral" and v != 1.0 for e, v in zip(emotions, t)):
             raise ValueError("the fer2013 DCGAN takes a class index only: intensities other than 1 have no control")
-        label = np.array([L.FER2013.index(e) for e in emotions], np.int32)
+        vocab = self.vocabulary(config)
+        label = np.array([vocab.index(e) for e in emotions], np.int32)
         return ("generate" if mode == "generate" else "transfer"), {"label": label}
 
     def editor(self, config, model, request):
-        names = L.FER2013.names
+        names = self.vocabulary(config).names
         grid, affect = request.get("grid"), request.get("affect")
         if not grid and affect is None:
             raise ValueError(f"give --affect (one of {', '.join(names)}), or --grid for every label")
