@@ -67,7 +67,8 @@ def test_pairs_are_of_one_identity_when_the_data_names_who_is_shown(datasets):
     train = data.arrays
     assert len(np.unique(train["character"])) == owndata.PEOPLE
     assert plan.extra["characters"] == tuple(f"person{k}" for k in range(owndata.PEOPLE))
-    assert any("of the same person (4 identities" in n for n in plan.notes)
+    note = next(n for n in plan.notes if n.startswith("Training pairs"))
+    assert "of the same person (4 identities" in note and "(4 of 4 people show two or more)" in note
     n = len(train["image"])
     targets = set()
     for ex in data.train.take(3 * n).as_numpy_iterator():

@@ -306,9 +306,13 @@ class FExGANSystem(System):
         data.info["own_data"] = self.own_data_info(own)
         plan.notes.append(self.own_data_note(own))
         if identity:
+            n_avail = pairs.pair_tables(train_scan.labels["expression"], people, cfg.n_classes)["n_avail"]
+            shown = n_avail[np.unique(people)]
             plan.notes.append(f"Training pairs: every source is paired with an image of the target affect of the same "
                               f"person ({len(own.identities)} identities from the data's identity column), as the "
-                              "paper pairs two images of one character (paper 3.2, eq. 2).")
+                              "paper pairs two images of one character (paper 3.2, eq. 2); so a person's images are "
+                              "only ever sent to the affects that person shows in the training images "
+                              f"({int((shown >= 2).sum())} of {len(shown)} people show two or more).")
         else:
             plan.notes.append(PAIRS_ACROSS_PEOPLE_NOTE)
         log(f"{len(train_scan)} training and {len(held_scan)} held-out images"
