@@ -82,6 +82,27 @@ def test_requests_and_vocabulary_follow_the_run():
         SYSTEM.request(own, ["fear"], 1.0)
 
 
+def test_classifier_data_is_read_in_the_run_classes(indices_data, monkeypatch):
+    """--classifier-data on an own-data run: a CSV is read in the run's classes; an AffectNet root's 7 GANmut
+    classes are matched to them by emotion name (fear and disgust, which the run lacks, left out)."""
+    from tfgan_emotion.data import crops, custom, pipeline
+
+    vocab = custom.make_vocabulary(FIVE)
+    scan = SYSTEM._own_classifier_scan(indices_data.flags[1], "train", vocab)
+    # read as the published classifier sets are (image headers only): the truncated image is left to the guard
+    assert sorted(np.unique(scan.labels["expression"]).tolist()) == [0, 1, 2, 3, 4] and len(scan) == 21
+    assert np.bincount(scan.labels["expression"]).tolist() == [5, 4, 4, 4, 4]
+    with pytest.raises(FileNotFoundError, match="no split column"):
+        SYSTEM._own_classifier_scan(indices_data.flags[1], "validation", vocab)
+    seven = np.arange(7, dtype=np.int32)
+    fake = pipeline.Scan(pipeline.ReadSummary("affectnet", None, "x"), {"expression": seven},
+                         paths=np.array([f"{k}.png" for k in seven]), boxes=np.zeros((7, 4), np.int64))
+    monkeypatch.setattr(crops, "labelled_scan", lambda path, split: fake)
+    mapped = SYSTEM._own_classifier_scan(Path(indices_data.flags[1]).parent, "train", vocab)
+    assert mapped.labels["expression"].tolist() == [0, 1, 2, 3, 4]            # anger (GANmut 6) is class 4 here
+    assert mapped.paths.tolist() == ["0.png", "1.png", "2.png", "3.png", "6.png"]
+
+
 # ------------------------------------------------------------------ a whole run on a 5-class dataset
 @pytest.fixture(scope="module")
 def own_run(names_data, tmp_path_factory):

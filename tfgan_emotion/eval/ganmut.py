@@ -6,9 +6,9 @@
   paper names the ingredients of its fine-tuning and not their values; the values here are ours:
   augmentation = the GAN's own loader transforms (rotation +-7.5 deg, shift +-7.5 px, zoom 1.075-1.15, horizontal
   flip; inside the model, active only in training); "additional dense layers and dropout" = global average pool,
-  dense 512 ReLU, dropout 0.5, dense 256 ReLU named ``features`` (the FED layer), dropout 0.5, one logit per class; "learning
-  rate schedulers" = linear warm-up then cosine decay; "unfreezing the last convolutional block" = with ImageNet
-  weights, a first third of the steps trains the head on frozen ImageNet layers (Adam peak 1e-3), the rest
+  dense 512 ReLU, dropout 0.5, dense 256 ReLU named ``features`` (the FED layer), dropout 0.5, one logit per class;
+  "learning rate schedulers" = linear warm-up then cosine decay; "unfreezing the last convolutional block" = with
+  ImageNet weights, a first third of the steps trains the head on frozen ImageNet layers (Adam peak 1e-3), the rest
   unfreezes the last block (VGG16 ``block5``, ResNet50 ``conv5``) at peak 1e-4, earlier blocks stay frozen.
   ``weights``: a path to the Keras ImageNet "notop" weight file of the network (nothing is downloaded); without it
   the network starts from random weights (``weights=None``) and trains whole in one phase, which the report says.

@@ -14,6 +14,12 @@ and generated faces, FED, smoothness) fine-tuned on a separate balanced labelled
 VI.A: AffectNet's pre-cropped images), discriminator F1 on training images, each training set's emotion
 distribution (Fig. 8), and the learned directions.
 
+With your own labelled faces (--data-csv FILE, or --data-dir DIR --data-format folders; docs/datasets.md "Your own
+data") they replace the Aff-Wild2 crops as they are (no detector runs; tfgan-emotion data crop cuts faces from
+photographs first): the model learns one direction per class of the data, which must include neutral as its first
+class (the centre of the emotion space), and the evaluation holds out the data's val/test rows (else 10% of each
+class) and names every table and figure with the data's classes.
+
 Without --data-dir it writes built-in Aff-Wild2-like videos (whole frames with a face in them, in Aff-Wild2's
 annotation layout) and runs the very same path on them, shrunk to finish in about 15 minutes on a 2-core CPU;
 everything it shrinks is listed in the run's notes and at the top of its report.
@@ -216,9 +222,11 @@ class GANmutSystem(System):
         g.add_argument("--classifier-data", type=Path, metavar="DIR_OR_CSV", help="the balanced labelled set the "
                        "VGG16/ResNet50 classifiers are fine-tuned on (paper VI.A: AffectNet's pre-cropped images, "
                        "classes balanced): an AffectNet root, either release (its train split trains, its validation "
-                       "split measures the classifiers), or a CSV with path and expression (GANmut order). Without "
-                       "it a real-data run trains them on the GAN's own training crops, a fallback the notes and "
-                       "report state; a synthetic run draws a separate synthetic AffectNet-like set")
+                       "split measures the classifiers), or a CSV with path and expression (GANmut order; on your "
+                       "own data: in your classes, names or indices, a split column's train rows train and its "
+                       "val/test rows measure them; an AffectNet root is matched to your classes by emotion name). "
+                       "Without it a real-data run trains them on the GAN's own training faces, a fallback the notes "
+                       "and report state; a synthetic run draws a separate synthetic AffectNet-like set")
         g.add_argument("--classifier-images", type=int, help="at most this many classifier images, the same number "
                        f"per class (default {REAL['classifier_images']:,} real, {SYNTH['classifier_images']} synthetic)")
 
