@@ -182,7 +182,10 @@ class Model:
         if isinstance(value, str) or (isinstance(value, (list, tuple)) and value and isinstance(value[0], str)):
             words = [value] * n if isinstance(value, str) else list(value)
             if width is None:          # a class index
-                value = [self.vocabulary.index(w) for w in words]
+                try:
+                    value = [self.vocabulary.index(w) for w in words]
+                except KeyError as e:
+                    raise ValueError(f"{name}: {e.args[0]}") from None
             else:                      # a label / affect vector
                 from .systems.common import parse_affect
 

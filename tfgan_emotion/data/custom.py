@@ -41,7 +41,7 @@ from tfgan_emotion.data import labels as label_sets
 if TYPE_CHECKING:
     from tfgan_emotion.data.pipeline import ReadSummary, RowFilter, Scan
 
-NAME = "custom"
+NAME = "your data"   # how messages and read summaries name the data
 PATH_COLUMNS = ("path", "subDirectory_filePath", "image", "image_path", "file", "filename")
 EXPRESSION_COLUMNS = ("expression", "emotion", "label", "class")
 IDENTITY_COLUMNS = ("identity", "character", "subject", "person")
