@@ -285,9 +285,10 @@ class CGANSystem(System):
             train_scan, held_scan = self._own_parts(own, args.seed)
             # The training stream decodes each image when it is reached (exactly resumable, nothing held in memory).
             # The faces evaluation reads no images; the classes evaluation's EfficientNet-B0 trains on the training
-            # part and is scored on the held-out part, held in memory as the published readers' arrays are.
+            # part and is scored on the held-out part, held in memory as the published readers' arrays are (not
+            # decoded for a run that trains and exports only).
             train = held = None
-            if s.dataset != "faces":
+            if s.dataset != "faces" and (purpose == "evaluate" or not getattr(args, "skip_eval", False)):
                 train = pipeline.take_arrays(train_scan.dataset(size, s.channels), DATA_KEYS)
                 held = pipeline.take_arrays(held_scan.dataset(size, s.channels), DATA_KEYS, 5000)
             ds = keys(train_scan.stream(size, s.channels, args.seed), DATA_KEYS)
