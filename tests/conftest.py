@@ -1,6 +1,7 @@
 """Test session set-up: split the CPU into two logical devices before TensorFlow initialises, so that tests can run
 a real MirroredStrategy with 2 replicas; keep TensorFlow's C++ logging quiet."""
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,16 @@ import tensorflow as tf  # noqa: E402
 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+_TF_NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWEF]\d{4} [\d:.]+\s+\d+ "
+                            r"\S+\.cc:\d+\]|To enable the following instructions: )")
+
+
+def own_lines(stderr: str) -> list[str]:
+    """The non-empty lines of a subprocess's stderr, less the start-up lines TensorFlow's native logging writes
+    whatever TF_CPP_MIN_LOG_LEVEL says (TensorFlow 2.21 CPU builds: oneDNN, CUDA stub, CPU features)."""
+    return [line for line in stderr.splitlines() if line.strip() and not _TF_NATIVE_LOG.match(line)]
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, keras_policy, run_recipe
+from conftest import ROOT, keras_policy, own_lines, run_recipe
 from tfgan_emotion import cli, run, systems
 
 FACE_SYSTEMS = ("caae_affectnet", "fexgan_ferg", "dcgan_fer2013", "cgan_faces", "ganmut_affwild2")
@@ -56,7 +56,7 @@ def test_every_system_builds_from_its_smoke_plan(name, float32_policy):
 
 def _one_line_exit_2(res, out_root: Path, before: set, *must):
     """Exit status 2, exactly one line on stderr naming ``must``, no traceback, no new run directory."""
-    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    lines = own_lines(res.stderr)
     assert res.returncode == 2, res.stderr[-2000:]
     assert len(lines) == 1, res.stderr
     assert "Traceback" not in res.stderr
