@@ -178,7 +178,7 @@ def test_crop_folder_writes_crops_and_csv_and_counts_skips(frames, tmp_path):
     summary = detect.crop_folder(frames, dst, detector=BrightSquareDetector(), margin=0.0, size=32, square=False,
                                  progress_every=2, log=lines.append)
     assert summary["total"] == 4 and summary["kept"] == 2
-    assert summary["skipped"] == {"unlabelled": 0, "unreadable": 1, "no_face": 1, "low_confidence": 0,
+    assert summary["skipped"] == {"unlabelled": 0, "unreadable": 1, "no_face": 1, "low_confidence": 0, "too_small": 0,
                                   "detector_error": 0}
     assert any("vid2/00002.jpg" in e for e in summary["errors"])
     assert len(lines) == 2 and "4/4" in lines[-1] and "kept 2" in lines[-1] and "no_face 1" in lines[-1]

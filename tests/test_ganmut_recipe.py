@@ -48,6 +48,11 @@ def test_smoke_run_end_to_end(smoke_run):
     summary = json.loads((crops / "train" / "summary.json").read_text())
     assert summary["detector"] == "mtcnn" and summary["kept"] > 0
     assert (crops / "train" / "crops.csv").exists() and (crops / "validation" / "crops.csv").exists()
+    # the detector's rule and the doubtful crops are stated in the run's notes and listed apart
+    assert summary["rule"] == "checked" and summary["clean"] + len(
+        (crops / "train" / "suspicious.csv").read_text().splitlines()[1:]) == summary["kept"]
+    assert any(n.startswith("Face crops: mtcnn keeping the checked rule") and f"train {summary['kept']} crops" in n
+               for n in cfg["notes"])
 
     m = json.loads((run_dir / "metrics.json").read_text())
     for name in ("vgg16", "resnet50"):

@@ -225,7 +225,8 @@ def cmd_data(args) -> int:
 
         try:
             summary = detect.crop_folder(args.src, args.dst, detector=args.detector, weights=args.weights,
-                                         margin=args.margin, size=args.size,
+                                         margin=args.margin, size=args.size, rule=args.face_rule,
+                                         min_face=args.min_face, min_confidence=args.min_confidence,
                                          labels=args.labels, log=lambda m: print(m, file=sys.stderr, flush=True))
         except (FileNotFoundError, ValueError, RuntimeError, ImportError) as e:
             print(f"tfgan-emotion data crop: {e}", file=sys.stderr)
@@ -375,6 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--labels", type=Path, help="CSV with a 'path' column (relative to SRC) and label columns to copy "
                    "into the training CSV; images without a label are skipped (paper 002 V.D)")
     c.add_argument("--size", type=int, default=128, help="resize crops to SIZE x SIZE (default 128, paper 002)")
+    c.add_argument("--face-rule", choices=("checked", "plain"), default="checked",
+                   help="which MTCNN box is a face: checked (default; each candidate checked against its five "
+                   "landmarks and a box inside a larger face dropped, so an eye is never kept for the face) or plain "
+                   "(the mtcnn package's output as published)")
+    c.add_argument("--min-face", type=int, default=0, metavar="PX", help="skip images whose face box is smaller than "
+                   "PX pixels on its shorter side (default 0: none)")
+    c.add_argument("--min-confidence", type=float, default=0.0, help="skip images whose best face scores lower "
+                   "(default 0)")
     d.set_defaults(func=cmd_data)
     return p
 

@@ -58,13 +58,15 @@ class WholeImage(detect.Detector):
 # --------------------------------------------------------------------------------------------------------------
 # build
 # --------------------------------------------------------------------------------------------------------------
-def _settings(data_dir, split, detector, weights, frames, frames_dir, size, margin, min_confidence) -> dict:
+def _settings(data_dir, split, detector, weights, frames, frames_dir, size, margin, min_confidence, rule="checked",
+              min_face=0) -> dict:
     """What a finished build depends on (compared with the ``settings`` of an existing ``summary.json``)."""
     return {"format": _FORMAT, "data_dir": str(Path(data_dir).expanduser().resolve()), "split": split,
             "detector": detector, "weights": None if weights is None else str(Path(weights).expanduser().resolve()),
             "frames": frames, "frames_dir": None if frames_dir is None else str(Path(frames_dir).expanduser()
                                                                                  .resolve()),
-            "size": int(size), "margin": float(margin), "min_confidence": float(min_confidence), "square": True}
+            "size": int(size), "margin": float(margin), "min_confidence": float(min_confidence), "square": True,
+            "rule": rule if detector == "mtcnn" else None, "min_face": int(min_face)}
 
 
 def _previous(summary_path: Path, csv_path: Path, settings: dict) -> dict | None:
@@ -98,6 +100,8 @@ def build(
     log: Callable[[str], None] | None = print,
     *,
     progress_every: int = 1000,
+    rule: str = "checked",
+    min_face: int = 0,
 ) -> dict:
     """Build the GANmut training CSV of one Aff-Wild2 split (paper 002 V, "Building the CSV training file").
 
@@ -107,7 +111,9 @@ def build(
     the detector. ``detector``: ``"mtcnn"``, ``"retinaface"`` (``weights``: path to ``retinaface.h5``) or
     ``"none"`` (no detection: the largest centred square of each frame, for ``cropped_aligned`` frames, which are
     already face crops). The highest-confidence face is cut with ``margin`` (square) and resized to ``size``;
-    faces below ``min_confidence`` are skipped and counted (:func:`detect.crop_folder`).
+    faces below ``min_confidence`` or with a box side under ``min_face`` pixels are skipped and counted; ``rule``
+    says which MTCNN box is a face (:mod:`detect`); doubtful crops are kept and listed apart
+    (:func:`detect.crop_folder`: ``suspicious``, ``suspicious.csv``).
 
     Writes the crops under ``<out_dir>/<split>/<video>/<frame>.jpg``, ``<out_dir>/<split>/crops.csv``
     (:data:`detect.CSV_COLUMNS` + ``expression``) and, last, ``<out_dir>/<split>/summary.json``. When that
@@ -129,7 +135,8 @@ def build(
     say = log or (lambda message: None)
     dst = Path(out_dir).expanduser() / split
     csv_path, summary_path = dst / detect.CROPS_CSV, dst / SUMMARY_JSON
-    settings = _settings(data_dir, split, name, weights, frames, frames_dir, size, margin, min_confidence)
+    settings = _settings(data_dir, split, name, weights, frames, frames_dir, size, margin, min_confidence, rule,
+                         min_face)
     stored = _previous(summary_path, csv_path, settings)
     if stored is not None:
         say(f"crops.build: reusing the finished build in {dst} ({stored['kept']} crops, same settings; delete "
@@ -166,7 +173,8 @@ def build(
     face_detector = WholeImage() if name == NO_DETECTOR else name
     result = detect.crop_folder(src, dst, detector=face_detector, weights=weights, margin=margin, size=size,
                                 square=True, labels=table, label_column="expression", min_confidence=min_confidence,
-                                progress_every=progress_every, log=log, files=list(table))
+                                progress_every=progress_every, log=log, files=list(table), rule=rule,
+                                min_face=min_face)
     kept_labels = _csv_labels(csv_path)
     classes, counts = np.unique(kept_labels, return_counts=True)
     summary = {
@@ -178,6 +186,10 @@ def build(
         "per_class": {VOCABULARY.names[int(k)]: int(c) for k, c in zip(classes, counts)},
         "skipped": {"label": label_skips, "detection": {k: v for k, v in result["skipped"].items() if v}},
         "detection_rate": round(result["kept"] / max(1, result["total"]), 4),
+        "rule": result.get("rule"),
+        "clean": int(result.get("clean", result["kept"])),
+        "suspicious": result.get("suspicious", {}),
+        "suspicious_examples": result.get("suspicious_examples", []),
         "errors": result["errors"],
         "detector": result["detector"],
         "seconds": {"scan": round(scanned - start, 3), "crop": result["seconds"],
@@ -187,9 +199,29 @@ def build(
     partial = summary_path.with_suffix(".json.partial")
     partial.write_text(json.dumps(summary, indent=2) + "\n")
     os.replace(partial, summary_path)
+    doubts = ", ".join(f"{r} {n}" for r, n in summary["suspicious"].items())
     say(f"crops.build: {summary['kept']}/{summary['annotated']} frames cropped ({100 * summary['detection_rate']:.1f}%)"
-        f" -> {csv_path} ({summary['seconds']['total']:.1f} s)")
+        f", {summary['clean']} clean" + (f", doubtful: {doubts}" if doubts else "")
+        + f" -> {csv_path} ({summary['seconds']['total']:.1f} s)")
     return {**summary, "reused": False}
+
+
+def detection_note(built: dict, detector: str) -> str:
+    """One line for a run's notes: the detector, which box it kept as the face, and the doubtful crops of every
+    split in ``built`` ({split: :func:`build` summary})."""
+    rule = next((b.get("rule") for b in built.values() if b.get("rule")), None)
+    how = {"checked": "the checked rule (every MTCNN candidate checked against its five landmarks, a box lying "
+                      "inside a larger face dropped)",
+           "plain": "the plain rule (the mtcnn package's output as published, as paper V compared the detectors)",
+           None: "its most confident face (paper V.C)"}[rule]
+    parts = []
+    for split, b in built.items():
+        doubts = ", ".join(f"{r} {n}" for r, n in (b.get("suspicious") or {}).items())
+        parts.append(f"{split} {b['kept']} crops, {b.get('clean', b['kept'])} clean"
+                     + (f", doubtful: {doubts}" if doubts else ""))
+    min_face = next((b["settings"].get("min_face") for b in built.values() if b.get("settings")), 0)
+    return (f"Face crops: {detector} keeping {how}" + (f", boxes under {min_face} px skipped" if min_face else "")
+            + f"; {'; '.join(parts)} (doubtful crops are kept and listed in each split's suspicious.csv).")
 
 
 def _csv_labels(csv_path: Path) -> np.ndarray:
@@ -346,6 +378,10 @@ def build_affectnet(
         "skipped": {"label": dict(net.summary.skipped),
                     "detection": {k: v for k, v in result["skipped"].items() if v}},
         "detection_rate": round(result["kept"] / max(1, result["total"]), 4),
+        "rule": result.get("rule"),
+        "clean": int(result.get("clean", result["kept"])),
+        "suspicious": result.get("suspicious", {}),
+        "suspicious_examples": result.get("suspicious_examples", []),
         "errors": result["errors"],
         "detector": result["detector"],
         "seconds": {"crop": result["seconds"], "total": round(time.monotonic() - start, 3)},

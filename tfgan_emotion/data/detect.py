@@ -14,6 +14,16 @@ GANmut data loader (section V.D). This module does those steps:
 * :func:`best_face`, :func:`crop_window`, :func:`crop_face` -- choose a face and cut it out with a margin.
 * :func:`crop_folder` -- walk a folder of frames, write the crops and ``crops.csv``.
 
+Which MTCNN box is a face (``rule``). The ``mtcnn`` package ends with a non-maximum suppression that compares boxes
+by their intersection over the *smaller* box, so a confident box around one eye suppresses the box of the whole
+face it lies in: on a portrait enlarged 1.5x the package returns only the eye. ``rule="checked"`` (the default)
+keeps every final-stage candidate with its five landmarks, drops candidates whose landmarks do not make a face
+(:func:`face_issues`), suppresses overlapping boxes by ordinary intersection over union, then drops any box lying
+mostly inside a larger face; when no candidate passes, smaller copies of the image are tried
+(:data:`FALLBACK_SCALES`), and only then are the package's own detections returned, each marked with what is
+wrong. ``rule="plain"`` is the package's output as
+published, for paper 002's detector comparison.
+
 Boxes are ``(x, y, w, h)`` in pixels of the image passed to ``detect`` (x to the right, y down).
 """
 from __future__ import annotations
@@ -31,12 +41,107 @@ from PIL import Image
 
 Box = tuple[float, float, float, float]
 Detection = tuple[Box, float]
+RULES = ("checked", "plain")
+
+
+class Face(tuple):
+    """One detection: unpacks as ``(box, confidence)`` like a plain :data:`Detection`, and carries
+    ``landmarks`` (five (x, y) points: left eye, right eye, nose, left and right mouth corner; None when the detector
+    gives none) and ``issues`` (what makes it doubtful as a face, from :func:`face_issues`; empty when clean)."""
+
+    def __new__(cls, box, confidence, landmarks=None, issues=()):
+        face = super().__new__(cls, (tuple(float(v) for v in box), float(confidence)))
+        face.landmarks = None if landmarks is None else tuple((float(x), float(y)) for x, y in landmarks)
+        face.issues = tuple(issues)
+        return face
+
+    @property
+    def box(self) -> Box:
+        return self[0]
+
+    @property
+    def confidence(self) -> float:
+        return self[1]
+
+
+# Smaller copies of the image tried, in order, when no candidate at full size passes the checks: MTCNN's pyramid
+# misses some faces at one scale that it finds at another.
+FALLBACK_SCALES = (0.7, 0.5, 0.35)
+# A face box's height over its width: MTCNN's boxes of frontal to half-profile faces lie within 0.9-1.6.
+FACE_ASPECT = (0.8, 2.0)
+ISSUE_LANDMARKS_OUTSIDE = "landmarks outside the box"
+ISSUE_LANDMARKS_NOT_A_FACE = "landmarks not laid out as a face"
+ISSUE_ASPECT = "aspect ratio far from a face"
+
+
+def face_issues(box: Sequence[float], landmarks=None) -> list[str]:
+    """What makes the box ``(x, y, w, h)`` with its five ``landmarks`` doubtful as a face (empty: none):
+
+    - a landmark outside the box (grown by 5% on each side);
+    - landmarks not laid out as a face: the eyes closer than 0.2 or further than 0.9 box widths apart, the mouth's
+      centre not 0.12-0.8 box heights from the eyes' centre, that eyes-to-mouth axis more than 60 degrees from
+      the box's vertical, or the nose not between the eyes and the mouth along it;
+    - a height/width ratio outside :data:`FACE_ASPECT`."""
+    x, y, w, h = (float(v) for v in box)
+    out = []
+    if landmarks is not None:
+        pts = np.asarray(landmarks, np.float64).reshape(5, 2)
+        tol_x, tol_y = 0.05 * w, 0.05 * h
+        if np.any(pts[:, 0] < x - tol_x) or np.any(pts[:, 0] > x + w + tol_x) or \
+                np.any(pts[:, 1] < y - tol_y) or np.any(pts[:, 1] > y + h + tol_y):
+            out.append(ISSUE_LANDMARKS_OUTSIDE)
+        eyes, nose, mouth = (pts[0] + pts[1]) / 2, pts[2], (pts[3] + pts[4]) / 2
+        axis = mouth - eyes
+        length = float(np.hypot(*axis))
+        eye_gap = float(np.hypot(*(pts[1] - pts[0])))
+        along = float(np.dot(nose - eyes, axis) / length ** 2) if length > 0 else -1.0
+        if not (0.2 * w <= eye_gap <= 0.9 * w and 0.12 * h <= length <= 0.8 * h
+                and axis[1] > 0 and abs(math.degrees(math.atan2(axis[0], axis[1]))) <= 60
+                and 0.0 < along < 1.1):
+            out.append(ISSUE_LANDMARKS_NOT_A_FACE)
+    if w > 0 and not FACE_ASPECT[0] <= h / w <= FACE_ASPECT[1]:
+        out.append(ISSUE_ASPECT)
+    return out
+
+
+def _iou_matrix(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(intersection over union, intersection over the row box's own area) of every pair of ``(x, y, w, h)``."""
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    iw = np.clip(np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None]), 0, None)
+    ih = np.clip(np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None]), 0, None)
+    inter = iw * ih
+    area = boxes[:, 2] * boxes[:, 3]
+    return inter / np.maximum(area[:, None] + area[None] - inter, 1e-9), inter / np.maximum(area[:, None], 1e-9)
+
+
+def select_faces(candidates: Sequence[Face], iou_threshold: float = 0.5, inside: float = 0.6) -> list[Face]:
+    """The faces among ``candidates`` under the checked rule: the clean ones (no :func:`face_issues`), overlapping
+    boxes suppressed by intersection over union >= ``iou_threshold`` (the more confident kept), then every box of
+    which at least ``inside`` of the area lies within a larger kept face dropped (a part of that face: an eye, a
+    mouth). Highest confidence first."""
+    clean = [f for f in candidates if not f.issues]
+    if not clean:
+        return []
+    clean.sort(key=lambda f: -f[1])
+    boxes = np.array([f[0] for f in clean], np.float64)
+    iou, _ = _iou_matrix(boxes)
+    kept = []
+    for i in range(len(clean)):
+        if all(iou[i, j] < iou_threshold for j in kept):
+            kept.append(i)
+    _, inside_of = _iou_matrix(boxes)
+    area = boxes[:, 2] * boxes[:, 3]
+    faces = [i for i in kept if not any(area[j] > area[i] and inside_of[i, j] >= inside for j in kept)]
+    return [clean[i] for i in faces]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CROPS_CSV = "crops.csv"
 CSV_COLUMNS = ("path", "source", "box_x", "box_y", "box_w", "box_h", "confidence",
                "crop_x0", "crop_y0", "crop_x1", "crop_y1")
-SKIP_REASONS = ("unlabelled", "unreadable", "no_face", "low_confidence", "detector_error")
+SKIP_REASONS = ("unlabelled", "unreadable", "no_face", "low_confidence", "too_small", "detector_error")
+SUSPICIOUS_CSV = "suspicious.csv"
+ISSUE_SMALL_IN_FOLDER = "box much smaller than the others in its folder"
 
 RETINAFACE_WEIGHTS_FILE = "retinaface.h5"
 RETINAFACE_WEIGHTS_URL = "https://github.com/serengil/deepface_models/releases/download/v1.0/retinaface.h5"
@@ -68,10 +173,11 @@ class Detector:
 
     name = "detector"
 
-    def detect(self, image) -> list[Detection]:
-        faces = self._detect(as_rgb_uint8(image))
-        faces = [(tuple(float(v) for v in box), float(conf)) for box, conf in faces if box[2] > 0 and box[3] > 0]
-        return sorted(faces, key=lambda d: -d[1])
+    rule: str | None = None   # MTCNN: "checked" or "plain" (module docstring); other detectors: None
+
+    def detect(self, image) -> list[Face]:
+        faces = [f if isinstance(f, Face) else Face(*f) for f in self._detect(as_rgb_uint8(image))]
+        return sorted((f for f in faces if f[0][2] > 0 and f[0][3] > 0), key=lambda d: -d[1])
 
     def _detect(self, image: np.ndarray) -> list[Detection]:
         raise NotImplementedError
@@ -94,7 +200,7 @@ class MTCNNDetector(Detector):
     name = "mtcnn"
 
     def __init__(self, min_face_size: int = 20, scale_factor: float = 0.709,
-                 thresholds: Sequence[float] = (0.6, 0.7, 0.8), device: str | None = None):
+                 thresholds: Sequence[float] = (0.6, 0.7, 0.8), device: str | None = None, rule: str = "checked"):
         try:
             from mtcnn import MTCNN
         except ImportError as err:
@@ -102,6 +208,9 @@ class MTCNNDetector(Detector):
                               "pip install 'mtcnn>=1.0'") from err
         if len(thresholds) != 3:
             raise ValueError(f"thresholds are (P-Net, R-Net, O-Net), got {thresholds!r}")
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+        self.rule = rule
         from ..runtime import float32_policy
 
         self.device = device or _default_device()
@@ -111,9 +220,34 @@ class MTCNNDetector(Detector):
         with float32_policy():   # its networks are built now, in the global policy
             self._mtcnn = MTCNN(stages="face_and_landmarks_detection", device=self.device)
 
-    def _detect(self, image: np.ndarray) -> list[Detection]:
-        faces = self._mtcnn.detect_faces(image, box_format="xywh", **self._kwargs)
-        return [(tuple(face["box"]), face["confidence"]) for face in faces]
+    def candidates(self, image: np.ndarray, final_nms: bool = True) -> list[Face]:
+        """The package's detections of an RGB uint8 image with their landmarks and :func:`face_issues`;
+        ``final_nms=False`` skips its last suppression (intersection over the smaller box), keeping every
+        final-stage candidate above the O-Net threshold."""
+        kwargs = dict(self._kwargs) if final_nms else dict(self._kwargs, nms_onet=1.01)
+        rows = self._mtcnn.detect_faces(image, box_format="xyxy", output_type="numpy", **kwargs)
+        out = []
+        for r in np.asarray(rows, np.float64).reshape(-1, 16):
+            box = (r[1], r[2], r[3] - r[1], r[4] - r[2])
+            landmarks = list(zip(r[6:11], r[11:16]))
+            out.append(Face(box, r[5], landmarks, face_issues(box, landmarks)))
+        return out
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
+        if self.rule == "plain":
+            return self.candidates(image)
+        faces = select_faces(self.candidates(image, final_nms=False))
+        height, width = image.shape[:2]
+        for factor in FALLBACK_SCALES:
+            if faces or min(height, width) * factor < 2 * self._kwargs["min_face_size"]:
+                break
+            small = np.asarray(Image.fromarray(image).resize((max(1, round(width * factor)),
+                                                              max(1, round(height * factor))), Image.BILINEAR))
+            sx, sy = width / small.shape[1], height / small.shape[0]
+            faces = [Face((f[0][0] * sx, f[0][1] * sy, f[0][2] * sx, f[0][3] * sy), f[1],
+                          [(x * sx, y * sy) for x, y in f.landmarks], f.issues)
+                     for f in select_faces(self.candidates(small, final_nms=False))]
+        return faces or self.candidates(image)   # nothing passed the checks: the package's output, each marked
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -419,12 +553,20 @@ class RetinaFaceDetector(Detector):
 DETECTORS = ("mtcnn", "retinaface")
 
 
-def make_detector(name: str, weights=None, **kwargs) -> Detector:
-    """``"mtcnn"`` -> :class:`MTCNNDetector` (``weights`` must be None: the package ships them);
+def make_detector(name: str, weights=None, rule: str = "checked", min_face: int = 0, **kwargs) -> Detector:
+    """``"mtcnn"`` -> :class:`MTCNNDetector` (``weights`` must be None: the package ships them; ``rule``: which box
+    is a face, see the module docstring; ``min_face`` > 20 raises its smallest face size);
     ``"retinaface"`` (or ``"retina-face"``) -> :class:`RetinaFaceDetector` (``weights``: path to
-    ``retinaface.h5``, required). ``kwargs`` go to the detector."""
+    ``retinaface.h5``, required; its own suppression is by intersection over union, so ``rule`` does not apply).
+    ``kwargs`` go to the detector. This one function makes the detector of ``data crop``, of the GANmut data
+    builder and of ``edit --detect``."""
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
     key = str(name).strip().lower().replace("-", "").replace("_", "")
     if key == "mtcnn":
+        kwargs.setdefault("rule", rule)
+        if min_face > kwargs.get("min_face_size", 20):
+            kwargs["min_face_size"] = int(min_face)
         if weights is not None:
             raise ValueError("the mtcnn detector uses the weights shipped in the `mtcnn` package; weights= is only "
                              f"for 'retinaface' (got {weights!r})")
@@ -606,7 +748,8 @@ def _listed_images(src: Path, files) -> list[Path]:
 
 def crop_folder(src, dst, detector="mtcnn", weights=None, margin: float = 0.2, size=128, square: bool = True,
                 labels=None, label_column: str = "expression", min_confidence: float = 0.0,
-                progress_every: int = 1000, log: Callable[[str], None] | None = print, files=None) -> dict:
+                progress_every: int = 1000, log: Callable[[str], None] | None = print, files=None,
+                rule: str = "checked", min_face: int = 0) -> dict:
     """Detect the face in every image under ``src``, save the highest-confidence one (paper 002 V.C) cropped with
     ``margin`` (square by default) and resized to ``size`` (default 128, GANmut's input, SPECS "GANmut"; None
     keeps the crop's own size) under ``dst`` at the same relative path, and list the crops in ``dst/crops.csv``
@@ -627,17 +770,26 @@ def crop_folder(src, dst, detector="mtcnn", weights=None, margin: float = 0.2, s
     (window cut, source pixels, exclusive end), then the label columns.
 
     Images are skipped and counted, never fatal: ``unlabelled``, ``unreadable`` (corrupt or not an image),
-    ``no_face``, ``low_confidence`` (best face below ``min_confidence``), ``detector_error``. Progress is printed
-    through ``log`` every ``progress_every`` images. Returns ``{"src", "dst", "csv", "detector", "total", "kept",
-    "skipped": {reason: count}, "errors": [first few "path: message"], "seconds"}``.
+    ``no_face``, ``low_confidence`` (best face below ``min_confidence``), ``too_small`` (its box's shorter side
+    below ``min_face`` pixels), ``detector_error``. ``rule``: which MTCNN box is a face (module docstring).
+
+    Crops kept but doubtful are listed apart, in ``dst/suspicious.csv`` (``path,reasons``) and in the summary:
+    the detector's :func:`face_issues` (landmarks outside the box or not laid out as a face, an aspect ratio far
+    from a face) and a box much smaller than the others in its folder (under a quarter of the folder's median box
+    area, in folders of at least 3 crops: the frames of one video). Progress is printed through ``log`` every
+    ``progress_every`` images. Returns ``{"src", "dst", "csv", "detector", "rule", "total", "kept", "clean",
+    "suspicious": {reason: count}, "suspicious_examples": [first few "path: reasons"], "skipped": {reason:
+    count}, "errors": [first few "path: message"], "seconds"}``.
     """
     src, dst = Path(src).resolve(), Path(dst).resolve()
     if not src.is_dir():
         raise FileNotFoundError(f"source folder not found: '{src}'")
     if dst == src:
         raise ValueError(f"dst must differ from src ('{src}'): crops would overwrite the original images")
+    if min_face < 0:
+        raise ValueError(f"min_face must be >= 0 pixels, got {min_face}")
     if isinstance(detector, str):
-        detector = make_detector(detector, weights)
+        detector = make_detector(detector, weights, rule=rule, min_face=min_face)
     elif weights is not None:
         raise ValueError("weights= is only used with a detector name")
     if not callable(getattr(detector, "detect", None)):
@@ -651,6 +803,8 @@ def crop_folder(src, dst, detector="mtcnn", weights=None, margin: float = 0.2, s
     skipped = {reason: 0 for reason in SKIP_REASONS}
     errors: list[str] = []
     kept = 0
+    doubts: dict[str, list[str]] = {}     # crop path -> reasons
+    boxes: dict[str, list] = {}           # folder -> [(crop path, box area)]
     start = time.monotonic()
 
     def note(reason, rel, message=None):
@@ -694,6 +848,9 @@ def crop_folder(src, dst, detector="mtcnn", weights=None, margin: float = 0.2, s
                         elif face[1] < min_confidence:
                             face = None
                             note("low_confidence", rel)
+                        elif min(face[0][2], face[0][3]) < min_face:
+                            face = None
+                            note("too_small", rel)
                     if face is not None:
                         box, confidence = face
                         window = crop_window(image.shape[:2], box, margin, square)
@@ -707,10 +864,34 @@ def crop_folder(src, dst, detector="mtcnn", weights=None, margin: float = 0.2, s
                         writer.writerow([rel, rel, *(f"{v:.2f}" for v in box), f"{confidence:.6f}", *window]
                                         + [(row_labels or {}).get(c, "") for c in label_columns])
                         kept += 1
+                        if getattr(face, "issues", ()):
+                            doubts[rel] = list(face.issues)
+                        boxes.setdefault(str(Path(rel).parent), []).append((rel, box[2] * box[3]))
             if progress_every and (done % progress_every == 0 or done == len(files)):
                 report(done)
     if log is not None and not files:
         log(f"crop_folder: no jpg/png images under '{src}'")
+    for folder in boxes.values():
+        if len(folder) >= 3:
+            median = float(np.median([a for _, a in folder]))
+            for rel, area in folder:
+                if area < 0.25 * median:
+                    doubts.setdefault(rel, []).append(ISSUE_SMALL_IN_FOLDER)
+    suspicious = {}
+    for reasons in doubts.values():
+        for r in reasons:
+            suspicious[r] = suspicious.get(r, 0) + 1
+    with open(dst / SUSPICIOUS_CSV, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "reasons"])
+        for rel in sorted(doubts):
+            writer.writerow([rel, "; ".join(doubts[rel])])
+    examples = [f"{rel}: {'; '.join(doubts[rel])}" for rel in sorted(doubts)[:10]]
+    if log is not None and doubts:
+        log(f"crop_folder: {len(doubts)} of {kept} crops look doubtful ("
+            + ", ".join(f"{r} {n}" for r, n in suspicious.items()) + f"); listed in {dst / SUSPICIOUS_CSV}")
     return {"src": str(src), "dst": str(dst), "csv": str(csv_path), "detector": getattr(detector, "name", None)
-            or type(detector).__name__, "total": len(files), "kept": kept, "skipped": skipped, "errors": errors,
+            or type(detector).__name__, "rule": getattr(detector, "rule", None), "total": len(files),
+            "kept": kept, "clean": kept - len(doubts), "suspicious": suspicious, "suspicious_examples": examples,
+            "suspicious_csv": str(dst / SUSPICIOUS_CSV), "skipped": skipped, "errors": errors,
             "seconds": round(time.monotonic() - start, 3)}

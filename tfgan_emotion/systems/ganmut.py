@@ -166,6 +166,12 @@ class GANmutSystem(System):
                        "retina-face package); required with --detector retinaface")
         g.add_argument("--min-confidence", type=float, default=0.0, help="skip frames whose best face scores lower "
                        "(default 0: keep the most confident face whatever its score)")
+        g.add_argument("--face-rule", choices=("checked", "plain"), default="checked",
+                       help="which MTCNN box is a face: checked (default; each candidate checked against its five "
+                       "landmarks, a box inside a larger face dropped, so an eye is never kept for the face) or "
+                       "plain (the mtcnn package's output as published, for paper V's detector comparison)")
+        g.add_argument("--min-face", type=int, default=0, metavar="PX", help="skip frames whose face box is "
+                       "smaller than PX pixels on its shorter side (default 0: none)")
         g.add_argument("--frames", choices=("auto", "cropped_aligned", "extracted", "ffmpeg"), default="auto",
                        help="where the frames come from (default auto: cropped_aligned/ when present, else ffmpeg)")
         g.add_argument("--frames-dir", type=Path, help="folder of already extracted frames <video>/00001.jpg (with "
@@ -302,6 +308,7 @@ class GANmutSystem(System):
                             ("frames-dir", args.frames_dir), ("crops-dir", args.crops_dir),
                             ("detector-weights", args.detector_weights), ("frames", args.frames != "auto"),
                             ("min-confidence", args.min_confidence != 0.0),
+                            ("face-rule", args.face_rule != "checked"), ("min-face", args.min_face != 0),
                             ("detector", args.detector not in ("mtcnn", "none"))):
             if given:
                 raise ValueError(f"--{flag} builds the paper's Aff-Wild2 face crops; your own data is read as its "
@@ -352,8 +359,9 @@ class GANmutSystem(System):
             built[split] = crops.build(data_dir, crops_dir, split=split, detector=args.detector,
                                        weights=args.detector_weights, frames=frames, frames_dir=frames_dir,
                                        size=cfg.image_size, min_confidence=args.min_confidence, log=log,
-                                       progress_every=250)
+                                       progress_every=250, rule=args.face_rule, min_face=args.min_face)
         info["crops"] = built
+        plan.notes.append(crops.detection_note(built, args.detector))
         if args.combined:
             scan = self._combined_scan(args, plan, crops, built["train"]["csv"], crops_dir, info, log)
         else:
