@@ -108,3 +108,33 @@ def test_bench_one_recipe_writes_every_field(tmp_path, capsys):
     for heading in ("Training step", "Input pipeline alone", "Precision: auto vs float32", "Generation + evaluation",
                     "Targets"):
         assert heading in md
+
+
+def test_peak_probe_keeps_every_probe_and_reports_the_best():
+    probe = bench.PeakProbe("float32", 128)
+    values = [probe() for _ in range(4)]
+    s = probe.summary()
+    assert s["probes"] == 4 and s["best_flops_per_second"] == max(values) > 0
+    assert min(values) <= s["median_flops_per_second"] <= max(values)
+
+
+@pytest.mark.e2e
+def test_default_preset_times_the_run_a_first_user_makes(tmp_path, capsys):
+    argv = ["bench", "--preset", "default", "--recipes", "caae_affectnet", "--precision", "float32", "--steps", "3",
+            "--warmup", "1", "--pipeline-batches", "1", "--pipeline-seconds", "0.1", "--eval-batches", "1",
+            "--eval-batch-size", "4", "--fixture-images", "4", "--matmul-size", "512", "--reports", str(tmp_path)]
+    assert cli.main(argv) == 0
+    doc = json.loads(next(tmp_path.glob("bench/*/bench.json")).read_text())
+    e = doc["recipes"]["caae_affectnet"]
+    # the synthetic default's settings: 48x48, width x0.25, batch 49, no identity network
+    assert (e["preset"], e["image_size"], e["width"], e["batch"]) == ("default", 48, 0.25, 49)
+    r = e["training"]["float32"]
+    assert 5e9 < r["flops_per_step"] < 3e10          # about 15 GFLOP; the paper-size step with VGG-Face is 2.3 TFLOP
+    probes = r["peak_probes"]
+    assert probes["probes"] == 3 and probes["n"] == 512
+    best = max(doc["matmul_peak"]["float32"]["flops_per_second"], probes["best_flops_per_second"])
+    assert r["matmul_peak_flops_per_second"] == pytest.approx(best)
+    assert r["fraction_of_matmul_peak"] == pytest.approx(r["achieved_flops_per_second"] / best)
+    assert "default-run preset" in (next(tmp_path.glob("bench/*/bench.md")).read_text())
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--preset", "nope", "--reports", str(tmp_path)])

@@ -62,6 +62,7 @@ class Target:
     evaluators: Callable  # (size) -> list of (name, keras model)
     endpoints: Callable   # model -> {name: (fn, input signature)}, the system's SavedModel endpoints
     settings: dict = field(default_factory=dict)
+    default: dict | None = None  # the settings of the recipe's run without data ({"size", "width", "batch"[, "build"]})
 
     def config(self, size=None, batch=None, width=None):
         return dict(image_size=size or self.size, batch_size=batch or self.batch, width=width or 1.0)
@@ -75,7 +76,7 @@ def targets() -> dict[str, Target]:
     for system in systems.all_systems():
         b = system.bench
         out[system.name] = Target(system.name, system.paper, b.dataset, b.size, b.channels, b.batch, b.n_classes,
-                                  b.build, b.stream, b.endpoint, b.evaluators, system.endpoints)
+                                  b.build, b.stream, b.endpoint, b.evaluators, system.endpoints, default=b.default)
     return out
 
 
@@ -218,22 +219,58 @@ def matmul_peak(dtype: str, n: int | None = None, repeats: int = 5) -> dict:
             "by_size": {str(k): v for k, v in tried.items()}}
 
 
+class PeakProbe:
+    """The dense-matmul FLOP/s of one n x n x n chain call (as :func:`matmul_peak`), callable again and again
+    between measured steps: on a shared machine the peak moves from minute to minute, and the best probe taken
+    while the steps ran is the peak they are compared with."""
+
+    def __init__(self, dtype: str, n: int):
+        import tensorflow as tf
+
+        self.dtype, self.n, self.values = dtype, int(n), []
+        a = tf.cast(tf.random.stateless_normal([n, n], [1, 2]), dtype)
+        b = tf.cast(tf.random.stateless_normal([n, n], [3, 4]) / math.sqrt(n), dtype)
+
+        @tf.function
+        def chain(x):
+            for _ in range(4):
+                x = tf.matmul(x, b)
+            return tf.reduce_sum(tf.cast(x[:1, :1], tf.float32))
+
+        self._chain, self._a = chain, a
+        float(chain(a))
+
+    def __call__(self) -> float:
+        t0 = time.perf_counter()
+        float(self._chain(self._a))
+        value = 4 * 2 * self.n ** 3 / (time.perf_counter() - t0)
+        self.values.append(value)
+        return value
+
+    def summary(self) -> dict:
+        v = self.values
+        return {"dtype": self.dtype, "n": self.n, "probes": len(v), "best_flops_per_second": max(v) if v else None,
+                "median_flops_per_second": float(np.median(v)) if v else None}
+
+
 def _build(target: Target, strategy, overrides, seed: int):
     import keras
 
     keras.utils.set_random_seed(seed)
+    build = (target.default or {}).get("build", target.build) if overrides.get("preset") == "default" \
+        else target.build
     with strategy.scope():
-        model = target.build(overrides.get("size", target.size), overrides.get("batch", target.batch),
-                             overrides.get("width", 1.0))
+        model = build(overrides.get("size", target.size), overrides.get("batch", target.batch),
+                      overrides.get("width", 1.0))
         model.build_optimizers()
         model.compile(optimizer=None)
     return model
 
 
 def time_training(target: Target, policy: str, strategy, source, overrides: dict, steps: int, warmup: int,
-                  seed: int, log) -> dict:
+                  seed: int, log, probe: PeakProbe | None = None) -> dict:
     """Median step time etc. of ``target`` under ``policy`` (see module docstring); returns the measurements and the
-    model (for generation)."""
+    model (for generation). ``probe``: a matmul peak probe run after every measured step (not timed with it)."""
     import tensorflow as tf
 
     from . import runtime
@@ -277,6 +314,8 @@ def time_training(target: Target, policy: str, strategy, source, overrides: dict
             times.append(dt)
             for k, v in values.items():
                 losses.setdefault(k, []).append(v)
+            if probe is not None:
+                probe()
         log(f"  {target.recipe} [{policy}] step {i + 1}/{warmup + steps}: {dt:.3f} s"
             f"{' (warm-up)' if i < warmup else ''}")
     mem = peak_memory()
@@ -386,10 +425,17 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
 
     over = {k: v for k, v in dict(size=args.image_size, batch=args.batch_size, width=args.width).items()
             if v is not None}
+    preset = getattr(args, "preset", "paper")
+    if preset == "default":
+        if not target.default:
+            raise ValueError(f"{target.recipe} has no default-run preset; use --preset paper")
+        over = {**{k: target.default[k] for k in ("size", "width", "batch")}, **over}
     size = over.get("size", target.size)
     entry = {"recipe": target.recipe, "paper": target.paper, "image_size": size, "channels": target.channels,
-             "batch": over.get("batch", target.batch), "width": over.get("width", 1.0),
+             "batch": over.get("batch", target.batch), "width": over.get("width", 1.0), "preset": preset,
              "paper_settings": not over, "overrides": over}
+    if preset == "default":
+        over = dict(over, preset="default")
     n_faces = max(256, 2 * over.get("batch", target.batch) * 5)
     log(f"{target.recipe}: rendering {n_faces} synthetic {target.kind} faces at {size}px")
     arrays = synthetic.make_arrays(target.kind, "train", n=n_faces, size=size, seed=args.seed)
@@ -404,13 +450,20 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
             runs[p] = dict(runs[same[0]], same_as=same[0])
             continue
         log(f"{target.recipe}: timing {args.warmup} + {args.steps} training steps in {policy} ({p})")
+        peak = peaks.get(policy)
+        probe = PeakProbe(peak["dtype"], peak["n"]) if peak else None
         runs[p], model = time_training(target, policy, strategy, source, over, args.steps, args.warmup, args.seed,
-                                       log)
-        peak = peaks.get(runs[p]["policy"])
+                                       log, probe)
         if peak and "achieved_flops_per_second" in runs[p]:
-            runs[p]["matmul_peak_flops_per_second"] = peak["flops_per_second"] * runs[p]["replicas"]
+            runs[p]["peak_probes"] = probe.summary()
+            # The best of the probe before the recipes and the probes between this run's steps.
+            best = max(peak["flops_per_second"], runs[p]["peak_probes"]["best_flops_per_second"] or 0.0)
+            runs[p]["matmul_peak_flops_per_second"] = best * runs[p]["replicas"]
             runs[p]["fraction_of_matmul_peak"] = runs[p]["achieved_flops_per_second"] / \
                 runs[p]["matmul_peak_flops_per_second"]
+            if runs[p]["fraction_of_matmul_peak"] > 1.0:
+                runs[p]["fraction_note"] = ("the step outran every matmul probe: the probe size does not reach this "
+                                            "machine's peak (try --matmul-size) or the FLOP count is too high")
     entry["training"] = runs
     main = runs["auto"] if "auto" in runs else runs[precisions[0]]
     if len(runs) == 2:
@@ -438,6 +491,10 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
 def add_arguments(p) -> None:
     names = ", ".join(targets())
     p.add_argument("--recipes", default="all", help=f"comma-separated recipes to measure (default all: {names})")
+    p.add_argument("--preset", choices=("paper", "default"), default="paper",
+                   help="paper (default): each recipe at its paper's image size, batch and widths; default: at the "
+                   "settings of the recipe's run without data (e.g. CAAE 48x48, width x0.25, no identity network), "
+                   "the run a first user makes")
     p.add_argument("--precision", choices=("both", "auto", "float32", "mixed_bfloat16", "mixed_float16"),
                    default="both", help="both (default): float32 and the recipe's auto policy, with the speed ratio")
     p.add_argument("--steps", type=int, default=10, help="measured training steps per precision (default 10)")
@@ -595,7 +652,13 @@ def document(doc: dict):
            f"TensorFlow {m['tensorflow']}, Keras {m['keras']}. Dense-matmul peak: "
            + "; ".join(f"{k} {v['flops_per_second'] / 1e9:.1f} GFLOP/s (n={v['n']})"
                        for k, v in doc["matmul_peak"].items()) + ".")
-    overridden = [n for n, e in doc["recipes"].items() if not e["paper_settings"]]
+    preset = [n for n, e in doc["recipes"].items() if e.get("preset") == "default"]
+    if preset:
+        d.para("The default-run preset: " + "; ".join(
+            f"{n} at {doc['recipes'][n]['image_size']}x{doc['recipes'][n]['image_size']}, batch "
+            f"{doc['recipes'][n]['batch']}, width x{doc['recipes'][n]['width']}" for n in preset)
+            + " (the settings of each recipe's run without data, not the paper's).")
+    overridden = [n for n, e in doc["recipes"].items() if not e["paper_settings"] and e.get("preset") != "default"]
     if overridden:
         d.para(f"NOT the paper settings for {', '.join(overridden)}: {doc['recipes'][overridden[0]]['overrides']}.",
                "missing")
@@ -656,6 +719,9 @@ def document(doc: dict):
              "e.g. resizes and normalisation statistics, add nothing).",
              "Step times: batches held in memory, the losses read back to the host every step (as fit's callbacks "
              "do); the input pipeline is measured separately, alone.",
+             "Peak: the dense-matmul probe before the recipes and again after every measured step (not timed with "
+             "it); each ratio is against the best of them, so a moment when the shared machine ran slow cannot "
+             "make a step look faster than the peak.",
              "Losses: means over the measured steps from identical initial weights and batches; 'within noise' = "
              "|difference| <= 2 x the pooled step-to-step standard deviation.",
              "Peak RSS: reset before each phase (Linux clear_refs), so each number is that phase's peak.",

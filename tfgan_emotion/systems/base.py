@@ -119,6 +119,8 @@ class BenchSpec:
     stream: Callable      # (source, model, seed) -> unbatched training stream
     endpoint: str         # SavedModel endpoint timed for generation
     evaluators: Callable  # (size) -> [(name, keras model)]
+    # The recipe's run without data (`--preset default`): {"size", "width", "batch"[, "build"]}, or None.
+    default: dict | None = None
 
 
 def log_to_stderr(name: str) -> Callable[[str], None]:

@@ -75,6 +75,13 @@ def _bench_build(size, batch, width):
     return CAAE(CAAEConfig(image_size=size, batch_size=batch, width=width, identity_net="random"))
 
 
+def _bench_build_default(size, batch, width):
+    from ..gans.caae import CAAE, CAAEConfig
+
+    # The run without data: no identity network (SYNTH identity_net "none").
+    return CAAE(CAAEConfig(image_size=size, batch_size=batch, width=width, identity_net=SYNTH["identity_net"]))
+
+
 def _bench_stream(source, model, seed):
     from .. import training
     from ..bench import base_dataset
@@ -106,7 +113,9 @@ class CAAESystem(System):
     eval_flags = ("eval_faces", "regressor_steps", "regressor_width", "regressor_images", "fig2_faces")
     compare = CompareSpec("continuous", True, "plain", 49, "yes", SYNTH["image_size"], 3, 2.7)
     study = StudySpec(("edit",), "plain", any_circumplex_emotion=True, uses_intensity=True)
-    bench = BenchSpec("affectnet", 96, 3, 49, 8, _bench_build, _bench_stream, "edit", _bench_evaluators)
+    bench = BenchSpec("affectnet", 96, 3, 49, 8, _bench_build, _bench_stream, "edit", _bench_evaluators,
+                      default=dict(size=SYNTH["image_size"], width=SYNTH["width"], batch=49,
+                                   build=_bench_build_default))
     edit_help = "--valence V --arousal A (each in [-1, 1]), or --grid for paper 001's 7x7 sheet"
     paper_items = (
         PaperItem("Fig. 1", "the architecture: encoder E, generator G, discriminators D_img and D_z", "not reproduced",

@@ -143,7 +143,8 @@ class CGANSystem(System):
             else None
         self.study = StudySpec(("generate",), "faces") if faces else None
         self.bench = BenchSpec(dataset, s.size, s.channels, 32, n, self._bench_build, self._bench_stream, "generate",
-                               self._bench_evaluators)
+                               self._bench_evaluators,
+                               default=dict(size=s.synth["image_size"] or s.size, width=s.synth["width"], batch=32))
 
     @property
     def config_class(self):

@@ -66,7 +66,8 @@ class DCGANSystem(System):
     compare = CompareSpec("categorical", True, "plain", 64, "no", 48, 1, 3.9)
     study = StudySpec(("generate", "edit"), "plain")
     bench = BenchSpec("fer2013", 48, 1, 64, 7, _bench_build, _bench_stream, "transfer",
-                      partial(expression_classifier, channels=1, n_classes=7))
+                      partial(expression_classifier, channels=1, n_classes=7),
+                      default=dict(size=48, width=SYNTH["width"], batch=64))
     edit_help = ("--affect happy (a label name or index of the run: fer2013's, or your data's classes), or --grid "
                  "for every label")
     # Paper 003 has no tables; its figures 1-4 are diagrams of the networks and their training graphs.

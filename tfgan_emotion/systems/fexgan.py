@@ -151,7 +151,8 @@ class FExGANSystem(System):
     latent_prior = "normal"      # paper 004 eq. 1: z ~ N(0, 1)
     study = StudySpec(("generate", "edit"), "ferg")
     bench = BenchSpec("ferg", 128, 3, 32, 7, _bench_build, _bench_stream, "transfer",
-                      partial(expression_classifier, channels=3, n_classes=7))
+                      partial(expression_classifier, channels=3, n_classes=7),
+                      default=dict(size=SYNTH["image_size"], width=SYNTH["width"], batch=32))
     edit_help = ("--affect joy (a class name, two joined by '+', or a vector of one number per class: 7 on FERG-DB), "
                  "or --grid for every affect")
     paper_items = (

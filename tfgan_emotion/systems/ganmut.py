@@ -100,7 +100,8 @@ class GANmutSystem(System):
                   "classifier_data", "classifier_images")
     compare = CompareSpec("continuous", True, "plain", 80, "yes", SYNTH["image_size"], 3, 18.4)
     study = StudySpec(("edit",), "plain", uses_intensity=True)
-    bench = BenchSpec("affwild2", 128, 3, 16, 7, _bench_build, _bench_stream, "edit", _bench_evaluators)
+    bench = BenchSpec("affwild2", 128, 3, 16, 7, _bench_build, _bench_stream, "edit", _bench_evaluators,
+                      default=dict(size=SYNTH["image_size"], width=SYNTH["width"], batch=16))
     edit_help = ("--theta 1.2 --rho 0.7 (a point of the polar emotion space, radians), --emotion happy --rho 0.5 "
                  "(along a learned direction; gaussian runs: from the neutral mode toward the emotion's), or --grid "
                  "for every class of the run (GANmut's 7 emotions, or your data's classes)")
