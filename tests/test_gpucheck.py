@@ -8,7 +8,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from tfgan_emotion import cli, gpucheck
+from tfgan_emotion import cli, gpucheck, runtime
 
 NO_GPU = not tf.config.list_physical_devices("GPU")
 
@@ -136,13 +136,17 @@ def test_tiny_check_on_the_cpu(tmp_path, capsys):
     assert printed == [str(out / "gpu-check.json"), str(out / "gpu-check.md")]
     doc = json.loads((out / "gpu-check.json").read_text())
     assert doc["tiny"] and doc["seconds"] < doc["budget"]["total_s"]
-    assert [c["id"] for c in doc["cases"]] == ["dcgan_fer2013/float32/no-xla/one-device",
-                                               "dcgan_fer2013/auto/no-xla/mirrored",
-                                               "dcgan_fer2013/float32/xla/one-device"]
+    # Where auto is float32 (no native bf16): float32, mirrored, XLA; with bf16 the auto cases come in between.
+    auto = runtime.resolve_precision("auto")[0]
+    ids = [c["id"] for c in doc["cases"]]
+    assert ids == [c["id"] for c in gpucheck.plan_cases(["dcgan_fer2013"], auto, 2)]
+    assert ids[0] == "dcgan_fer2013/float32/no-xla/one-device" and ids[-1] == "dcgan_fer2013/float32/xla/one-device"
+    assert "dcgan_fer2013/auto/no-xla/mirrored" in ids and len(ids) == (3 if auto == "float32" else 5)
     for c in doc["cases"]:
         assert c["status"] == "ok", c
         assert c["step_seconds"]["n"] == 2 and c["images_per_second"] > 0 and c["first_step_s"] > 0
-    assert doc["cases"][1]["replicas"] == 2 and doc["cases"][1]["global_batch"] == 8
+    mirrored = doc["cases"][ids.index("dcgan_fer2013/auto/no-xla/mirrored")]
+    assert mirrored["replicas"] == 2 and mirrored["global_batch"] == 8
     ct = doc["caae_training"]
     assert ct["status"] == "ok" and ct["exit_status"] == 3 and ct["steps"] >= 1   # a loaded CPU starts slowly
     assert ct["losses"]["rows"] >= 1 and (out / "caae_losses.csv").exists()
