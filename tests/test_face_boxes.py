@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from tfgan_emotion.data import detect
+from test_detect import iou as _iou
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -28,12 +29,6 @@ def _padded(image, left, top, width, height, grey=128):
     return canvas
 
 
-def _iou(a, b):
-    ax0, ay0, aw, ah = a
-    bx0, by0, bw, bh = b
-    iw = max(0.0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
-    ih = max(0.0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
-    return iw * ih / (aw * ah + bw * bh - iw * ih)
 
 
 # Where the face is in each photograph at scale 1 (x, y, w, h): the checked rule's box at the photograph's own size,

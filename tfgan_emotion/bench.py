@@ -187,40 +187,8 @@ def count_flops(concrete_function) -> int:
     return total
 
 
-def matmul_peak(dtype: str, n: int | None = None, repeats: int = 5) -> dict:
-    """Dense matmul FLOP/s of n x n x n products in ``dtype`` on the default device: the practical peak that the
-    step's achieved FLOP/s is compared with. ``n`` None tries several sizes (CPU 1024-4096, GPU 4096-16384) and
-    keeps the fastest, since the best blocking differs by machine. A chain of 4 products per call hides the call
-    overhead; each size's number is the median of ``repeats`` calls."""
-    import tensorflow as tf
-
-    gpu = bool(tf.config.list_logical_devices("GPU"))
-    sizes = [n] if n else ([4096, 8192, 16384] if gpu else [1024, 2048, 4096])
-    tried = {}
-    for size in sizes:
-        a = tf.cast(tf.random.stateless_normal([size, size], [1, 2]), dtype)
-        b = tf.cast(tf.random.stateless_normal([size, size], [3, 4]) / math.sqrt(size), dtype)
-
-        @tf.function
-        def chain(x):
-            for _ in range(4):
-                x = tf.matmul(x, b)
-            return tf.reduce_sum(tf.cast(x[:1, :1], tf.float32))
-
-        float(chain(a))
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            float(chain(a))
-            times.append(time.perf_counter() - t0)
-        tried[size] = 4 * 2 * size ** 3 / float(np.median(times))
-    best = max(tried, key=tried.get)
-    return {"dtype": dtype, "n": best, "flops_per_second": tried[best],
-            "by_size": {str(k): v for k, v in tried.items()}}
-
-
 class PeakProbe:
-    """The dense-matmul FLOP/s of one n x n x n chain call (as :func:`matmul_peak`), callable again and again
+    """The dense-matmul FLOP/s of one call of a chain of 4 n x n x n products, callable again and again
     between measured steps: on a shared machine the peak moves from minute to minute, and the best probe taken
     while the steps ran is the peak they are compared with."""
 
@@ -251,6 +219,24 @@ class PeakProbe:
         v = self.values
         return {"dtype": self.dtype, "n": self.n, "probes": len(v), "best_flops_per_second": max(v) if v else None,
                 "median_flops_per_second": float(np.median(v)) if v else None}
+
+
+def matmul_peak(dtype: str, n: int | None = None, repeats: int = 5) -> dict:
+    """Dense matmul FLOP/s of n x n x n products in ``dtype`` on the default device: the practical peak that the
+    step's achieved FLOP/s is compared with. ``n`` None tries several sizes (CPU 1024-4096, GPU 4096-16384) and
+    keeps the fastest, since the best blocking differs by machine. A chain of 4 products per call hides the call
+    overhead; each size's number is the median of ``repeats`` calls (:class:`PeakProbe`)."""
+    import tensorflow as tf
+
+    gpu = bool(tf.config.list_logical_devices("GPU"))
+    sizes = [n] if n else ([4096, 8192, 16384] if gpu else [1024, 2048, 4096])
+    tried = {}
+    for size in sizes:
+        probe = PeakProbe(dtype, size)
+        tried[size] = float(np.median([probe() for _ in range(repeats)]))
+    best = max(tried, key=tried.get)
+    return {"dtype": dtype, "n": best, "flops_per_second": tried[best],
+            "by_size": {str(k): v for k, v in tried.items()}}
 
 
 def _build(target: Target, strategy, overrides, seed: int):

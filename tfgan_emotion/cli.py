@@ -376,12 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--labels", type=Path, help="CSV with a 'path' column (relative to SRC) and label columns to copy "
                    "into the training CSV; images without a label are skipped (paper 002 V.D)")
     c.add_argument("--size", type=int, default=128, help="resize crops to SIZE x SIZE (default 128, paper 002)")
-    c.add_argument("--face-rule", choices=("checked", "plain"), default="checked",
-                   help="which MTCNN box is a face: checked (default; each candidate checked against its five "
-                   "landmarks and a box inside a larger face dropped, so an eye is never kept for the face) or plain "
-                   "(the mtcnn package's output as published)")
-    c.add_argument("--min-face", type=int, default=0, metavar="PX", help="skip images whose face box is smaller than "
-                   "PX pixels on its shorter side (default 0: none)")
+    from .data import detect
+
+    detect.add_face_arguments(c)
     c.add_argument("--min-confidence", type=float, default=0.0, help="skip images whose best face scores lower "
                    "(default 0)")
     d.set_defaults(func=cmd_data)

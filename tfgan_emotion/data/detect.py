@@ -553,6 +553,16 @@ class RetinaFaceDetector(Detector):
 DETECTORS = ("mtcnn", "retinaface")
 
 
+def add_face_arguments(group) -> None:
+    """``--face-rule`` and ``--min-face`` on an argparse parser or group (``data crop`` and the GANmut recipe)."""
+    group.add_argument("--face-rule", choices=RULES, default="checked",
+                       help="which MTCNN box is a face: checked (default; each candidate checked against its five "
+                       "landmarks and a box inside a larger face dropped, so an eye is never kept for the face) or "
+                       "plain (the mtcnn package's output as published, as paper 002 compared the detectors)")
+    group.add_argument("--min-face", type=int, default=0, metavar="PX", help="skip images whose face box is "
+                       "smaller than PX pixels on its shorter side (default 0: none)")
+
+
 def make_detector(name: str, weights=None, rule: str = "checked", min_face: int = 0, **kwargs) -> Detector:
     """``"mtcnn"`` -> :class:`MTCNNDetector` (``weights`` must be None: the package ships them; ``rule``: which box
     is a face, see the module docstring; ``min_face`` > 20 raises its smallest face size);

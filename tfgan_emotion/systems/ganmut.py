@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths, run
+from ..data import detect
 from ..data import labels as L
 from .base import BenchSpec, CompareSpec, Data, PaperItem, Plan, StudySpec, System
 from .common import grid_sheet, intensities, keys, parse_label, to_uint8
@@ -167,12 +168,7 @@ class GANmutSystem(System):
                        "retina-face package); required with --detector retinaface")
         g.add_argument("--min-confidence", type=float, default=0.0, help="skip frames whose best face scores lower "
                        "(default 0: keep the most confident face whatever its score)")
-        g.add_argument("--face-rule", choices=("checked", "plain"), default="checked",
-                       help="which MTCNN box is a face: checked (default; each candidate checked against its five "
-                       "landmarks, a box inside a larger face dropped, so an eye is never kept for the face) or "
-                       "plain (the mtcnn package's output as published, for paper V's detector comparison)")
-        g.add_argument("--min-face", type=int, default=0, metavar="PX", help="skip frames whose face box is "
-                       "smaller than PX pixels on its shorter side (default 0: none)")
+        detect.add_face_arguments(g)
         g.add_argument("--frames", choices=("auto", "cropped_aligned", "extracted", "ffmpeg"), default="auto",
                        help="where the frames come from (default auto: cropped_aligned/ when present, else ffmpeg)")
         g.add_argument("--frames-dir", type=Path, help="folder of already extracted frames <video>/00001.jpg (with "
