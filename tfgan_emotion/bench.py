@@ -31,7 +31,7 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -243,11 +243,9 @@ def _build(target: Target, strategy, overrides, seed: int):
     import keras
 
     keras.utils.set_random_seed(seed)
-    build = (target.default or {}).get("build", target.build) if overrides.get("preset") == "default" \
-        else target.build
     with strategy.scope():
-        model = build(overrides.get("size", target.size), overrides.get("batch", target.batch),
-                      overrides.get("width", 1.0))
+        model = target.build(overrides.get("size", target.size), overrides.get("batch", target.batch),
+                             overrides.get("width", 1.0))
         model.build_optimizers()
         model.compile(optimizer=None)
     return model
@@ -411,17 +409,16 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
 
     over = {k: v for k, v in dict(size=args.image_size, batch=args.batch_size, width=args.width).items()
             if v is not None}
-    preset = getattr(args, "preset", "paper")
+    preset = args.preset
     if preset == "default":
         if not target.default:
             raise ValueError(f"{target.recipe} has no default-run preset; use --preset paper")
         over = {**{k: target.default[k] for k in ("size", "width", "batch")}, **over}
+        target = replace(target, build=target.default.get("build", target.build))
     size = over.get("size", target.size)
     entry = {"recipe": target.recipe, "paper": target.paper, "image_size": size, "channels": target.channels,
              "batch": over.get("batch", target.batch), "width": over.get("width", 1.0), "preset": preset,
              "paper_settings": not over, "overrides": over}
-    if preset == "default":
-        over = dict(over, preset="default")
     n_faces = max(256, 2 * over.get("batch", target.batch) * 5)
     log(f"{target.recipe}: rendering {n_faces} synthetic {target.kind} faces at {size}px")
     arrays = synthetic.make_arrays(target.kind, "train", n=n_faces, size=size, seed=args.seed)

@@ -186,10 +186,7 @@ def build(
         "per_class": {VOCABULARY.names[int(k)]: int(c) for k, c in zip(classes, counts)},
         "skipped": {"label": label_skips, "detection": {k: v for k, v in result["skipped"].items() if v}},
         "detection_rate": round(result["kept"] / max(1, result["total"]), 4),
-        "rule": result.get("rule"),
-        "clean": int(result.get("clean", result["kept"])),
-        "suspicious": result.get("suspicious", {}),
-        "suspicious_examples": result.get("suspicious_examples", []),
+        **_doubt_fields(result),
         "errors": result["errors"],
         "detector": result["detector"],
         "seconds": {"scan": round(scanned - start, 3), "crop": result["seconds"],
@@ -206,20 +203,26 @@ def build(
     return {**summary, "reused": False}
 
 
+def _doubt_fields(result: dict) -> dict:
+    """The detection rule and the doubtful crops of a :func:`detect.crop_folder` result, for a build's summary."""
+    return {k: result[k] for k in ("rule", "clean", "suspicious", "suspicious_examples")}
+
+
 def detection_note(built: dict, detector: str) -> str:
     """One line for a run's notes: the detector, which box it kept as the face, and the doubtful crops of every
     split in ``built`` ({split: :func:`build` summary})."""
-    rule = next((b.get("rule") for b in built.values() if b.get("rule")), None)
+    first = next(iter(built.values()))   # every split is built with the same settings
+    rule = first["rule"]
     how = {"checked": "the checked rule (every MTCNN candidate checked against its five landmarks, a box lying "
                       "inside a larger face dropped)",
            "plain": "the plain rule (the mtcnn package's output as published, as paper V compared the detectors)",
            None: "its most confident face (paper V.C)"}[rule]
     parts = []
     for split, b in built.items():
-        doubts = ", ".join(f"{r} {n}" for r, n in (b.get("suspicious") or {}).items())
-        parts.append(f"{split} {b['kept']} crops, {b.get('clean', b['kept'])} clean"
+        doubts = ", ".join(f"{r} {n}" for r, n in b["suspicious"].items())
+        parts.append(f"{split} {b['kept']} crops, {b['clean']} clean"
                      + (f", doubtful: {doubts}" if doubts else ""))
-    min_face = next((b["settings"].get("min_face") for b in built.values() if b.get("settings")), 0)
+    min_face = first["settings"]["min_face"]
     return (f"Face crops: {detector} keeping {how}" + (f", boxes under {min_face} px skipped" if min_face else "")
             + f"; {'; '.join(parts)} (doubtful crops are kept and listed in each split's suspicious.csv).")
 
@@ -378,10 +381,7 @@ def build_affectnet(
         "skipped": {"label": dict(net.summary.skipped),
                     "detection": {k: v for k, v in result["skipped"].items() if v}},
         "detection_rate": round(result["kept"] / max(1, result["total"]), 4),
-        "rule": result.get("rule"),
-        "clean": int(result.get("clean", result["kept"])),
-        "suspicious": result.get("suspicious", {}),
-        "suspicious_examples": result.get("suspicious_examples", []),
+        **_doubt_fields(result),
         "errors": result["errors"],
         "detector": result["detector"],
         "seconds": {"crop": result["seconds"], "total": round(time.monotonic() - start, 3)},

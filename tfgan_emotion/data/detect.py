@@ -21,8 +21,7 @@ keeps every final-stage candidate with its five landmarks, drops candidates whos
 (:func:`face_issues`), suppresses overlapping boxes by ordinary intersection over union, then drops any box lying
 mostly inside a larger face; when no candidate passes, smaller copies of the image are tried
 (:data:`FALLBACK_SCALES`), and only then are the package's own detections returned, each marked with what is
-wrong. ``rule="plain"`` is the package's output as
-published, for paper 002's detector comparison.
+wrong. ``rule="plain"`` is the package's output as published, for paper 002's detector comparison.
 
 Boxes are ``(x, y, w, h)`` in pixels of the image passed to ``detect`` (x to the right, y down).
 """
@@ -54,14 +53,6 @@ class Face(tuple):
         face.landmarks = None if landmarks is None else tuple((float(x), float(y)) for x, y in landmarks)
         face.issues = tuple(issues)
         return face
-
-    @property
-    def box(self) -> Box:
-        return self[0]
-
-    @property
-    def confidence(self) -> float:
-        return self[1]
 
 
 # Smaller copies of the image tried, in order, when no candidate at full size passes the checks: MTCNN's pyramid
