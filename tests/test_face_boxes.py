@@ -190,5 +190,8 @@ def test_data_crop_on_the_portrait_keeps_the_face_and_the_plain_rule_the_eye(tmp
         assert cli.main(["data", "crop", str(src), str(tmp_path / rule), "--face-rule", rule, "--size", "64"]) == 0
         row = (tmp_path / rule / detect.CROPS_CSV).read_text().splitlines()[1].split(",")
         assert low <= float(row[4]) <= high, (rule, row)              # box_w
+    with pytest.raises(SystemExit):   # argparse: "argument --min-face: must be 0 or more pixels, got -1"
+        cli.main(["data", "crop", str(src), str(tmp_path / "neg"), "--min-face", "-1"])
+    assert not (tmp_path / "neg").exists()
     assert cli.main(["data", "crop", str(src), str(tmp_path / "big"), "--min-face", "400"]) == 0
     assert (tmp_path / "big" / detect.CROPS_CSV).read_text().count("\n") == 1   # header only: skipped as too small

@@ -544,13 +544,26 @@ class RetinaFaceDetector(Detector):
 DETECTORS = ("mtcnn", "retinaface")
 
 
+def _pixels(text: str) -> int:
+    """An argparse type: a whole number of pixels, 0 or more."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of pixels is needed, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more pixels, got {value}")
+    return value
+
+
 def add_face_arguments(group) -> None:
     """``--face-rule`` and ``--min-face`` on an argparse parser or group (``data crop`` and the GANmut recipe)."""
     group.add_argument("--face-rule", choices=RULES, default="checked",
                        help="which MTCNN box is a face: checked (default; each candidate checked against its five "
                        "landmarks and a box inside a larger face dropped, so an eye is never kept for the face) or "
                        "plain (the mtcnn package's output as published, as paper 002 compared the detectors)")
-    group.add_argument("--min-face", type=int, default=0, metavar="PX", help="skip images whose face box is "
+    group.add_argument("--min-face", type=_pixels, default=0, metavar="PX", help="skip images whose face box is "
                        "smaller than PX pixels on its shorter side (default 0: none)")
 
 
