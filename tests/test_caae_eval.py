@@ -277,3 +277,12 @@ def test_identity_preservation(tmp_path):
     oracle = RenderEdit(edit_faces, edit_ids)
     kept = caae.identity_preservation(oracle, edit_faces, edit_ids, clf, labels=caae.EXTREME_LABELS)
     assert kept["share_recognised"] >= 0.75
+
+    # Frechet distance of edits to real faces: a faithful re-render is near the real-vs-real floor, noise is far.
+    real = img[1::2]
+    fd_oracle = caae.edit_frechet_distance(oracle, edit_faces, real, clf, labels=caae.EXTREME_LABELS, log=None)
+    noise = lambda x, v, a: np.random.default_rng(0).uniform(-1, 1, x.shape).astype(np.float32)
+    fd_noise = caae.edit_frechet_distance(noise, edit_faces, real, clf, labels=caae.EXTREME_LABELS, log=None)
+    assert fd_oracle["n_edited"] == 6 * len(caae.EXTREME_LABELS) and fd_oracle["n_real"] == len(real)
+    assert fd_noise["value"] > 5 * fd_oracle["value"]
+    assert fd_oracle["real_vs_real"] == fd_noise["real_vs_real"] >= 0

@@ -238,6 +238,23 @@ def test_standin_size_override_and_labels_are_binned_va():
     assert np.bincount(d["expression"], minlength=8).min() == 50      # balanced over the 8 emotions
 
 
+def test_affectnet_plane_labels_cover_the_square_and_stay_binned():
+    d = S.make_arrays("affectnet", "train", n=2000, size=32, va="plane")
+    v, a = d["valence"], d["arousal"]
+    assert np.array_equal(d["expression"], L.category_from_va(v, a, "affectnet"))
+    # Every cell of a 4x4 grid over [-1, 1]^2 is populated (about 125 each), the class clusters leave corners empty.
+    counts = np.histogram2d(v, a, bins=4, range=[[-1, 1], [-1, 1]])[0]
+    assert counts.min() > 80
+    classes = S.make_arrays("affectnet", "train", n=2000, size=32)
+    assert np.histogram2d(classes["valence"], classes["arousal"], bins=4, range=[[-1, 1], [-1, 1]])[0].min() < 20
+    # Same labels and identities whatever the size; the default stays the class-balanced draw.
+    assert np.array_equal(S.make_arrays("affectnet", "train", n=2000, size=28, va="plane")["valence"], v)
+    with pytest.raises(ValueError, match="va must be one of"):
+        S.make_arrays("affectnet", "train", n=4, va="disc")
+    with pytest.raises(ValueError, match="affectnet stand-in only"):
+        S.make_arrays("fer2013", "train", n=4, va="plane")
+
+
 @pytest.mark.parametrize("kind", [k for k in S.STANDINS if k != "ferg"])
 def test_validation_and_test_identities_are_held_out(kind):
     ids = {s: set(S._plan(kind, s, None, 0)["labels"]["identity"].tolist()) for s in S.SPLITS}

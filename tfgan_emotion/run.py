@@ -205,9 +205,11 @@ def check_resumable(run_dir: Path, config: dict | None, args, resumable=()) -> N
                              "Re-run with the original flags to resume it, or pass --run NEW_NAME for a new run.")
 
 
-def setup_runtime(args):
-    """(strategy, RuntimeInfo) from the common flags; must run before TensorFlow creates its runtime."""
-    return runtime.setup(args.strategy, args.precision, args.seed, args.deterministic, args.logical_cpus)
+def setup_runtime(args, auto_precision: tuple[str, str] | None = None):
+    """(strategy, RuntimeInfo) from the common flags; must run before TensorFlow creates its runtime.
+    ``auto_precision``: what --precision auto means for this run when the recipe decides it (runtime.setup)."""
+    return runtime.setup(args.strategy, args.precision, args.seed, args.deterministic, args.logical_cpus,
+                         auto_precision=auto_precision)
 
 
 def start(args, recipe: str, config, notes=(), resumable=(), runtime_setup=None) -> Run:

@@ -194,12 +194,19 @@ def tf_config_task() -> tuple[int, int]:
 
 
 def setup(strategy: str = "auto", precision: str = "auto", seed: int | None = None, deterministic: bool = False,
-          logical_cpus: int = 0, quiet: bool = False):
-    """Build strategy and precision policy, seed, and report the devices. Returns ``(strategy, RuntimeInfo)``."""
+          logical_cpus: int = 0, quiet: bool = False, auto_precision: tuple[str, str] | None = None):
+    """Build strategy and precision policy, seed, and report the devices. Returns ``(strategy, RuntimeInfo)``.
+    ``auto_precision``: ``(policy, reason)`` that ``precision="auto"`` means for this run instead of the hardware
+    rule of :func:`resolve_precision` (a recipe whose small default networks measured better in float32)."""
     if logical_cpus > 1:
         split_cpu(logical_cpus)
     strat = make_strategy(strategy)
-    policy, reason = resolve_precision(precision)
+    if precision == "auto" and auto_precision is not None:
+        policy, reason = auto_precision
+        if policy not in PRECISIONS[1:]:
+            raise ValueError(f"unknown precision {policy!r}; choose one of {', '.join(PRECISIONS[1:])}")
+    else:
+        policy, reason = resolve_precision(precision)
     set_precision(policy)
     if seed is not None:
         seed_everything(seed, deterministic)

@@ -40,7 +40,7 @@ import keras
 from ..training import image_grid
 from .common import (Progress, _scaled, check_images, class_predictor, figure, index_batches, inference_fn,
                      train_classifier)
-from .metrics import regression_report, sagr_nonzero
+from .metrics import frechet_distance, regression_report, sagr_nonzero
 
 # Paper IV.C.2 and the authors' code (SPECS "CAAE", edit grid): valence and arousal each from 0.75 down to -0.75
 # in steps of 0.25; the 7 x 7 = 49 labels include the neutral label [0, 0].
@@ -612,6 +612,34 @@ def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels
             "n_images": int(n * len(labels)), "n_faces": int(n)}
 
 
+def edit_frechet_distance(edit_fn: EditFn, faces, real_images, classifier, labels=None, batch_size: int = 128,
+                          log: Callable[[str], None] | None = print) -> dict:
+    """Frechet distance between the penultimate features (``fc1``) of ``classifier`` (the synthetic identity
+    classifier of :func:`train_identity_classifier`) on ``real_images`` and on ``faces`` edited to every label
+    (default: the 49 of :func:`grid_labels`); synthetic faces only, ours. Lower is closer: it measures how much the
+    edited faces differ from real ones as a network trained on real faces sees them (blur, speckles, broken
+    features). ``real_vs_real`` is the distance between the two halves of ``real_images``, the value sampling alone
+    gives. Returns {"value", "real_vs_real", "n_real", "n_edited", "features"}."""
+    from .common import classifier_features
+
+    faces = check_images(faces, "faces")
+    real = check_images(real_images, "real_images")
+    labels = grid_labels() if labels is None else _labels(labels)
+    progress = Progress("Frechet distance", len(faces) * len(labels), "images", log)
+    edited, done = [], 0
+    for s in range(0, len(faces), int(batch_size)):
+        for v, a in labels:
+            edited.append(_edit(edit_fn, faces[s:s + int(batch_size)], v, a))
+            done += len(edited[-1])
+            progress.update(done)
+    fe = classifier_features(classifier, np.concatenate(edited))
+    fr = classifier_features(classifier, real)
+    half = len(fr) // 2
+    return {"value": float(frechet_distance(fr, fe)), "real_vs_real": float(frechet_distance(fr[:half], fr[half:])),
+            "n_real": int(len(fr)), "n_edited": int(len(fe)),
+            "features": "penultimate layer (fc1) of the synthetic identity classifier"}
+
+
 @dataclass(frozen=True)
 class TrainingStream:
     """The regressors' training data as a stream read from disk as training goes (paper IV.C.1: the regressors are
@@ -630,14 +658,15 @@ def regressor_steps(ev: dict, n_images: int) -> int:
 
 
 def evaluate(edit_fn: EditFn, held: dict, train, ev: dict, figures_dir, seed: int = 0, identity_probe=None,
-             log=print, fig2_faces=None, fig2_source: str = "") -> dict:
+             log=print, fig2_faces=None, fig2_source: str = "", fd_real=None) -> dict:
     """Paper 001 section IV on one run: the two Table II regressors trained on ``train`` (Table III on ``held``),
     Table IV (the first ``ev["eval_faces"]`` held-out faces edited to the 49 grid labels), Fig. 2-4 in
     ``figures_dir``; with ``identity_probe`` (synthetic faces of known identity) also identity preservation.
 
     ``held``: a dict of ``image``, ``valence``, ``arousal`` arrays. ``train``: the same held in memory (and
     ``identity`` for the probe), or a :class:`TrainingStream` (the regressors then stream it from disk, for
-    :func:`regressor_steps` steps). ``fig2_faces``: the faces of the Fig. 2 heatmaps (paper IV.C.2: 200 frontal
+    :func:`regressor_steps` steps). ``fd_real``: with ``identity_probe``, real faces against which the probe's edits
+    get their Frechet distance (:func:`edit_frechet_distance`). ``fig2_faces``: the faces of the Fig. 2 heatmaps (paper IV.C.2: 200 frontal
     CelebA faces), described by ``fig2_source``; None takes the first :data:`FIG2_FACES` evaluation faces instead.
     How the regressors were trained is recorded beside Table III (``regressor_*``), the Fig. 2 faces under
     ``fig2_heatmaps``."""
@@ -682,4 +711,7 @@ def evaluate(edit_fn: EditFn, held: dict, train, ev: dict, figures_dir, seed: in
         clf = train_identity_classifier(train["image"], train["identity"], steps=ev["identity_steps"], seed=seed)
         metrics["identity_preservation"] = identity_preservation(edit_fn, identity_probe["image"],
                                                                  identity_probe["identity"], clf)
+        if fd_real is not None:
+            metrics["frechet_distance"] = edit_frechet_distance(edit_fn, identity_probe["image"], fd_real, clf,
+                                                                log=log)
     return metrics

@@ -43,6 +43,7 @@ class Plan:
     steps: int = 0                    # total training steps (set by System.finalize once the data size is known)
     run_config: dict = field(default_factory=dict)   # what config.json stores under "config"
     extra: dict = field(default_factory=dict)         # system-specific values (e.g. a cGAN setup)
+    auto_precision: tuple | None = None   # (policy, reason) that --precision auto means here; None: the hardware's
 
 
 @dataclass
@@ -365,7 +366,7 @@ def main(system: System, argv=None, callbacks=()) -> int:
         run_dir = Path(args.out) / (args.run or run.default_run_name(args))
         run.check_resumable(run_dir, None, args, system.resumable)
         plan = _plan(system, args)
-        strategy, info = run.setup_runtime(args)
+        strategy, info = run.setup_runtime(args, plan.auto_precision)
         _check_batch(args, info.replicas)
         data = _data(system, args, plan, run_dir, log, "train")
         r = run.start(args, system.name, plan.run_config, notes=plan.notes, resumable=system.resumable,

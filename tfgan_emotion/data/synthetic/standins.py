@@ -143,9 +143,20 @@ def _va_for_classes(cls, vocab, rng, intensity, jitter_fraction, neutral_jitter)
     return L.va_from_category(cls, vocab, intensity, rng, angle_jitter=jit, neutral_jitter=neutral_jitter)
 
 
-def _plan(kind, split, n, seed):
-    """Labels and render arguments of every example (everything but the pixels), deterministic in the seed."""
+VA_COVERAGE = ("classes", "plane")
+
+
+def _plan(kind, split, n, seed, va="classes"):
+    """Labels and render arguments of every example (everything but the pixels), deterministic in the seed.
+    ``va`` (affectnet only): "classes" draws each example's (valence, arousal) around its class's circumplex
+    direction, classes balanced; "plane" draws (valence, arousal) uniformly over the square [-1, 1]^2 and bins the
+    class from the point (AffectNet's annotated labels cover the plane continuously; the classes are then not
+    balanced)."""
     spec = _standin(kind, split)
+    if va not in VA_COVERAGE:
+        raise ValueError(f"va must be one of {VA_COVERAGE}, got {va!r}")
+    if va != "classes" and kind != "affectnet":
+        raise ValueError(f"va={va!r} applies to the affectnet stand-in only, not {kind!r}")
     n = spec.n[split] if n is None else int(n)
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
@@ -157,6 +168,9 @@ def _plan(kind, split, n, seed):
         n_cls = L.AFFECTNET_EMOTIONS if kind == "affectnet" else len(voc)
         cls = _balanced_classes(n, n_cls, rng)
         v, a = _va_for_classes(cls, voc, rng, rng.uniform(0.3, 1.0, n), 0.6, 0.12)
+        if va == "plane":
+            v, a = (rng.uniform(-1.0, 1.0, n).astype(np.float32) for _ in range(2))
+            cls = L.category_from_va(v, a, voc)
         ids = _identity_pool(kind, split, n, rng)
         nz = sample_nuisance(n, rng)
     elif kind in ("fashion_mnist", "cifar10"):
@@ -263,14 +277,15 @@ def _render_block(plan, block, size, channels, seed, kind, split):
 
 
 def make_arrays(kind: str, split: str = "train", n: int | None = None, size: int | None = None,
-                seed: int = 0) -> dict[str, np.ndarray]:
+                seed: int = 0, va: str = "classes") -> dict[str, np.ndarray]:
     """A stand-in as numpy arrays: ``image`` float32 [n, size, size, C] in [-1, 1] and the label fields of
     ``STANDINS[kind].fields`` (``expression`` in the vocabulary's class order; ints int32, floats float32).
-    ``n`` and ``size`` default to the stand-in's; the same arguments always give the same arrays."""
+    ``n`` and ``size`` default to the stand-in's; the same arguments always give the same arrays. ``va``: how the
+    affectnet stand-in's (valence, arousal) are drawn, "classes" or "plane" (see :func:`_plan`)."""
     spec = _standin(kind, split)
     size = spec.size if size is None else int(size)
     _check_size(size, spec.channels)
-    plan = _plan(kind, split, n, seed)
+    plan = _plan(kind, split, n, seed, va)
     images = np.empty((plan["n"], size, size, spec.channels), np.float32)
     bs = _block_size(size)
     for b in range(-(-plan["n"] // bs)):
