@@ -1,8 +1,9 @@
 """``tfgan-emotion``: the console entry point.
 
 Subcommands: ``train`` (a system's recipe), ``evaluate`` and ``export`` (any run directory, finished or stopped
-mid-training), ``edit``, ``report``, ``bench``, ``compare``, ``study``, ``data``, ``convert`` (networks published
-with a paper's original code -> a run directory), ``doctor`` (what TensorFlow sees on this machine).
+mid-training), ``edit``, ``report``, ``bench``, ``compare``, ``budget`` (CAAE quality vs training compute),
+``study``, ``data``, ``convert`` (networks published with a paper's original code -> a run directory), ``doctor``
+(what TensorFlow sees on this machine).
 """
 from __future__ import annotations
 
@@ -313,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--reports", type=Path, default=Path("reports"), help="reports root (default ./reports)")
     r.set_defaults(func=cmd_report)
 
-    from . import bench, compare, gpucheck, study
+    from . import bench, budget, compare, gpucheck, study
 
     b = sub.add_parser("bench", help="benchmark training, input pipeline, precision, generation+evaluation, memory; "
                        "--gpu-check: does everything run on this GPU machine", description=bench.__doc__,
@@ -327,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
                         description=compare.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_arguments(cp)
     cp.set_defaults(func=compare.main)
+
+    bu = sub.add_parser("budget", help="quality vs training compute of the CAAE recipe on the synthetic faces (runs "
+                        "at 1x, 4x, 16x the default run's steps)", description=budget.__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    budget.add_arguments(bu)
+    bu.set_defaults(func=budget.main)
 
     st = sub.add_parser("study", help="user study of paper 000 (section 5.5): make the questionnaire page, analyze "
                         "the answers", description=study.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
