@@ -35,6 +35,10 @@ def test_smoke_run_end_to_end(smoke_runs):
             assert set(m["table4_edits"][subset][dim]) >= {"rmse", "sagr", "ccc", "corr"}
     assert m["table4_edits"]["n_images"] == 4 * 49 and m["table4_edits"]["n_extreme"] == 4 * 4
     assert 0.0 <= m["identity_preservation"]["share_recognised"] <= 1.0
+    fd = m["frechet_distance"]
+    assert fd["n_edited"] == 4 * 49 and fd["n_real"] == 64 and fd["value"] >= 0 and fd["real_vs_real"] >= 0
+    # The synthetic default trains in float32 whatever --precision auto would pick on this hardware, and says so.
+    assert cfg["runtime"]["precision"] == "float32" and "synthetic default" in cfg["runtime"]["precision_reason"]
 
     nets = {p.stem: keras.saving.load_model(p, safe_mode=True) for p in (run_dir / "export").glob("*.keras")}
     assert set(nets) == {"encoder", "generator", "d_img", "d_z"}

@@ -476,7 +476,7 @@ def add_arguments(p) -> None:
     p.add_argument("--recipes", default="all", help=f"comma-separated recipes to measure (default all: {names})")
     p.add_argument("--preset", choices=("paper", "default"), default="paper",
                    help="paper (default): each recipe at its paper's image size, batch and widths; default: at the "
-                   "settings of the recipe's run without data (e.g. CAAE 48x48, width x0.25, no identity network), "
+                   "settings of the recipe's run without data (e.g. CAAE 32x32, width x0.25, no identity network), "
                    "the run a first user makes")
     p.add_argument("--precision", choices=("both", "auto", "float32", "mixed_bfloat16", "mixed_float16"),
                    default="both", help="both (default): float32 and the recipe's auto policy, with the speed ratio")

@@ -17,6 +17,8 @@ size, channels and label fields, and validation/test splits use identities held 
 
 - "affectnet": 96x96 RGB, the 8 AffectNet emotion classes plus valence/arousal; classes balanced (the real set is
   heavily imbalanced), emotion intensity U(0.3, 1), neutral within radius 0.12. No "none/uncertain/no-face".
+  ``va="plane"`` draws valence and arousal uniformly over the square [-1, 1]^2 instead and bins the class from the
+  point (AffectNet's annotations cover the plane; classes then not balanced): the CAAE default run trains on it.
 - "fer2013": 48x48 grey, fer2013's 7 classes in fer2013 order; no valence/arousal (the real set has none).
 - "ferg": 6 cartoon characters x 7 FERG expressions, 128x128 RGB, strong expressions (intensity U(0.7, 1)),
   several images per character and expression; fields ``character`` (index into labels.FERG_CHARACTERS) and
