@@ -1,5 +1,7 @@
 """Editing real photographs: the faces of a photograph are found, cut as training faces are cut, edited and pasted
 back with a soft edge; everything else of the photograph stays as it was."""
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -94,7 +96,8 @@ def test_edit_detect_on_a_photograph_edits_the_face_in_place(smoke_runs, tmp_pat
     crop = tmp_path / "crop.png"
     assert cli.main(["edit", "--run", str(run_dir), "--image", str(src), "-o", str(crop), "--crop-only",
                      "--valence", "0.8", "--arousal", "0.6"]) == 0
-    assert Image.open(crop).size == (48, 48)
+    size = json.loads((run_dir / "config.json").read_text())["config"]["image_size"]
+    assert Image.open(crop).size == (size, size)
     assert cli.main(["edit", "--run", str(run_dir), "--image", str(src), "-o", str(crop), "--detect", "--grid"]) == 2
     assert cli.main(["edit", "--run", str(run_dir), "--image", str(src), "-o", str(crop), "--detect", "--detector",
                      "retinaface", "--valence", "0.8", "--arousal", "0.6"]) == 2
