@@ -26,7 +26,7 @@ from tfgan_emotion.data.synthetic.renderer import (
     accent_weights, expression_features, identity_params, render_faces, sample_nuisance,
 )
 from tfgan_emotion.data.synthetic.standins import (
-    AFFWILD2_FRAMES, PROTOTYPES_10, SPLITS, STANDINS, StandIn, _plan, make_arrays, make_dataset,
+    AFFWILD2_FRAMES, PROTOTYPES_10, SPLITS, STANDINS, VA_COVERAGE, StandIn, _plan, make_arrays, make_dataset,
 )
 from tfgan_emotion.data.synthetic.writers import write_affectnet_files, write_affwild2_frames
 
@@ -35,7 +35,7 @@ __all__ = [
     "ACCENT_NAMES", "CHARACTER_STYLES", "EXPRESSION_FEATURES", "IDENTITY_FIELDS", "MAX_BLUR", "NUISANCE_FIELDS",
     "STYLES", "accent_weights", "expression_features", "identity_params", "render_faces", "sample_nuisance",
     # standins
-    "AFFWILD2_FRAMES", "PROTOTYPES_10", "SPLITS", "STANDINS", "StandIn", "make_arrays", "make_dataset",
+    "AFFWILD2_FRAMES", "PROTOTYPES_10", "SPLITS", "STANDINS", "VA_COVERAGE", "StandIn", "make_arrays", "make_dataset",
     # writers
     "write_affectnet_files", "write_affwild2_frames",
 ]
