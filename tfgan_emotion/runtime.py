@@ -202,9 +202,7 @@ def setup(strategy: str = "auto", precision: str = "auto", seed: int | None = No
         split_cpu(logical_cpus)
     strat = make_strategy(strategy)
     if precision == "auto" and auto_precision is not None:
-        policy, reason = auto_precision
-        if policy not in PRECISIONS[1:]:
-            raise ValueError(f"unknown precision {policy!r}; choose one of {', '.join(PRECISIONS[1:])}")
+        policy, reason = resolve_precision(auto_precision[0])[0], auto_precision[1]
     else:
         policy, reason = resolve_precision(precision)
     set_precision(policy)

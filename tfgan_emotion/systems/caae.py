@@ -258,8 +258,8 @@ class CAAESystem(System):
                               "cost edit quality at its small widths")
             if args.precision == "auto":
                 notes.append("Precision float32 although --precision auto picks mixed_bfloat16 where the hardware "
-                             "has native bf16: on these faces at width x0.25 bf16 cost edit quality (32x32, seed 0, "
-                             "6,000 steps: CCC valence/arousal 0.54/0.52 in bf16, 0.64/0.78 in float32). "
+                             "has native bf16: bf16 cost edit quality on these faces (measured at width x0.25, 32x32, "
+                             "seed 0, 6,000 steps: CCC valence/arousal 0.54/0.52 in bf16, 0.64/0.78 in float32). "
                              "--precision mixed_bfloat16 trains in bf16 anyway.")
         return Plan(synthetic, cfg, ev, notes, extra=extra, auto_precision=auto_precision)
 
