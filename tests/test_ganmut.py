@@ -65,6 +65,57 @@ def test_instance_norm_is_per_sample_and_channel(float32_policy, tmp_path):
     np.testing.assert_allclose(tf.cast(out, tf.float32).numpy().std(axis=(1, 2)), 1.0, atol=0.03)
 
 
+@pytest.mark.parametrize("shape,kernel,strides,padding", [
+    ((3, 4, 4, 6), 4, 2, "same"),      # the critic's last blocks: k4 s2, 4x4 -> 2x2
+    ((2, 5, 7, 3), 3, 2, "same"),      # odd sizes: uneven "same" padding
+    ((2, 4, 5, 4), (2, 3), 1, "valid"),
+])
+def test_patch_conv_is_the_convolution_it_replaces(float32_policy, tmp_path, shape, kernel, strides, padding):
+    """PatchConv2D's matrix form gives Conv2D's outputs, input and weight gradients and a gradient penalty's
+    second-order gradient, and loads back from .keras; above its thresholds it stays a plain convolution."""
+    from tfgan_emotion.nets.layers import PatchConv2D
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=shape).astype(np.float32))
+    patch = PatchConv2D(5, kernel, strides=strides, padding=padding)
+    patch.MIN_WEIGHTS = 1                                  # the matrix form at this toy size
+    ref = keras.layers.Conv2D(5, kernel, strides=strides, padding=padding)
+    patch.build(shape)
+    ref.build(shape)
+    assert patch.uses_matmul(shape) and ref.compute_output_shape(shape) == patch.compute_output_shape(shape)
+    patch.kernel.assign(rng.normal(size=patch.kernel.shape).astype(np.float32))
+    patch.bias.assign(rng.normal(size=5).astype(np.float32))
+    ref.set_weights(patch.get_weights())
+
+    def penalty_and_grads(layer):
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = layer(x)
+                score = tf.reduce_sum(tf.sin(y))
+            g = inner.gradient(score, x)
+            gp = tf.reduce_sum(g * g)
+        return (y, g, gp, *outer.gradient(gp, [layer.kernel, layer.bias]))
+
+    for a, b in zip(penalty_and_grads(patch), penalty_and_grads(ref)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4)
+    inp = keras.Input(shape[1:])
+    keras.Model(inp, patch(inp)).save(tmp_path / "m.keras")
+    back = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(back(x).numpy(), ref(x).numpy(), atol=1e-4)
+    assert not PatchConv2D(5, kernel, strides=strides, padding=padding).uses_matmul(shape)  # default: a convolution
+
+
+def test_full_width_critic_takes_the_matrix_form_only_in_its_last_blocks(float32_policy):
+    from tfgan_emotion.nets.layers import PatchConv2D
+
+    d = N.build_discriminator(128)
+    blocks = [layer for layer in d.layers if isinstance(layer, PatchConv2D)]
+    assert [b.uses_matmul(b.input.shape) for b in blocks] == [False] * 4 + [True] * 2
+    small = N.build_discriminator(64, width=0.25)
+    assert not any(b.uses_matmul(b.input.shape) for b in small.layers if isinstance(b, PatchConv2D))
+
+
 def test_gradient_penalty_equals_its_definition_on_a_linear_critic():
     """critic(x) = sum(w * x): the gradient is w for every x^, so GP = (||w|| - 1)^2 whatever real, fake, alpha."""
     rng = np.random.default_rng(0)

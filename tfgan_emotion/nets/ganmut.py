@@ -7,8 +7,10 @@
   ``GroupNormalization(groups=-1)`` computed with fewer element-wise passes.
 - ``discriminator``: image -> [src (patch, [B, s, s, 1]), cls (logits, [B, 7]), coor ([B, 2])]. conv4 s2 64, 128,
   256, 512, 1024, 2048 with bias, LeakyReLU 0.01, no normalisation, down to 2x2 at 128x128 (log2(size) - 1 blocks
-  in general, so a 64x64 stand-in also ends at 2x2); heads without bias: D_src conv3 s1 -> 1 channel, D_cls and
-  D_coor convs whose kernel covers the whole 2x2 map (k = size / 2^blocks) -> 7 and 2.
+  in general, so a 64x64 stand-in also ends at 2x2; the blocks are :class:`nets.layers.PatchConv2D`, which
+  computes a full-width critic's last small-map, large-kernel blocks as one matrix product); heads without bias:
+  D_src conv3 s1 -> 1 channel, D_cls and D_coor convs whose kernel covers the whole 2x2 map (k = size / 2^blocks)
+  -> 7 and 2.
 - ``conditional_space``: [class id, rho] -> z, learned with the generator, in one of the authors' two 2-D
   parametrizations: ``"linear"`` (default; the paper's), z = rho * unit direction of the class, zero for neutral
   (:class:`nets.layers.EmotionDirections`); ``"gaussian"``, one Gaussian per class with a learned mode and
@@ -24,7 +26,7 @@ import math
 
 import keras
 
-from .layers import EmotionDirections, EmotionGaussians, InstanceNormalization, SpatialLabelTile
+from .layers import EmotionDirections, EmotionGaussians, InstanceNormalization, PatchConv2D, SpatialLabelTile
 
 N_CLASSES = 7                # AffectNet order: neutral, happy, sad, surprise, fear, disgust, anger
 G_CONV = 64                  # SPECS: g_conv_dim 64
@@ -89,7 +91,7 @@ def build_discriminator(image_size: int = 128, channels: int = 3, n_classes: int
     image = keras.Input((image_size, image_size, channels), name="image")
     h = image
     for i in range(1, blocks + 1):
-        h = L.Conv2D(_scaled(D_CONV * 2 ** (i - 1), width), 4, strides=2, padding="same", name=f"d_conv{i}")(h)
+        h = PatchConv2D(_scaled(D_CONV * 2 ** (i - 1), width), 4, strides=2, padding="same", name=f"d_conv{i}")(h)
         h = L.LeakyReLU(negative_slope=D_SLOPE, name=f"d_lrelu{i}")(h)
     k = image_size // 2 ** blocks
     src = L.Conv2D(1, 3, padding="same", use_bias=False, dtype="float32", name="d_src")(h)
