@@ -120,7 +120,7 @@ def test_peak_probe_keeps_every_probe_and_reports_the_best():
 
 @pytest.mark.e2e
 def test_default_preset_times_the_run_a_first_user_makes(tmp_path, capsys):
-    argv = ["bench", "--preset", "default", "--recipes", "caae_affectnet", "--precision", "float32", "--steps", "3",
+    argv = ["bench", "--preset", "default", "--recipes", "caae_affectnet", "--precision", "auto", "--steps", "3",
             "--warmup", "1", "--pipeline-batches", "1", "--pipeline-seconds", "0.1", "--eval-batches", "1",
             "--eval-batch-size", "4", "--fixture-images", "4", "--matmul-size", "512", "--reports", str(tmp_path)]
     assert cli.main(argv) == 0
@@ -128,13 +128,16 @@ def test_default_preset_times_the_run_a_first_user_makes(tmp_path, capsys):
     e = doc["recipes"]["caae_affectnet"]
     # the synthetic default's settings: 32x32, width x0.25, batch 49, no identity network
     assert (e["preset"], e["image_size"], e["width"], e["batch"]) == ("default", 32, 0.25, 49)
-    r = e["training"]["float32"]
+    r = e["training"]["auto"]
+    # auto is what the run without data trains in (float32 there, whatever bf16 the machine has), and says so
+    assert r["policy"] == "float32" and e["auto_precision"].startswith("float32")
     assert 2e9 < r["flops_per_step"] < 1.5e10        # about 6.5 GFLOP; the paper-size step with VGG-Face is 2.3 TFLOP
     probes = r["peak_probes"]
     assert probes["probes"] == 3 and probes["n"] == 512
     best = max(doc["matmul_peak"]["float32"]["flops_per_second"], probes["best_flops_per_second"])
     assert r["matmul_peak_flops_per_second"] == pytest.approx(best)
     assert r["fraction_of_matmul_peak"] == pytest.approx(r["achieved_flops_per_second"] / best)
-    assert "default-run preset" in (next(tmp_path.glob("bench/*/bench.md")).read_text())
+    md = next(tmp_path.glob("bench/*/bench.md")).read_text()
+    assert "default-run preset" in md and "auto precision float32" in md
     with pytest.raises(SystemExit):
         cli.main(["bench", "--preset", "nope", "--reports", str(tmp_path)])

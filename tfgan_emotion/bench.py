@@ -403,6 +403,14 @@ def quality_check(f32: dict, auto: dict) -> dict:
 # --------------------------------------------------------------------------------------------------------------------
 # One recipe, all recipes
 # --------------------------------------------------------------------------------------------------------------------
+def _meaning(target: Target, preset: str, precision: str) -> str:
+    """The policy a --precision value asks for: a recipe's run without data may fix what ``auto`` means for it (CAAE
+    trains it in float32 whatever bf16 the hardware offers), and the default-run preset follows it."""
+    if precision == "auto" and preset == "default" and target.default and target.default.get("precision"):
+        return target.default["precision"]
+    return precision
+
+
 def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log) -> dict:
     from . import runtime
     from .data import synthetic
@@ -424,9 +432,11 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
     arrays = synthetic.make_arrays(target.kind, "train", n=n_faces, size=size, seed=args.seed)
     source = ("arrays", arrays)
     precisions = ["float32", "auto"] if args.precision == "both" else [args.precision]
+    if _meaning(target, preset, "auto") != "auto":
+        entry["auto_precision"] = f"{_meaning(target, preset, 'auto')}, as the recipe's run without data resolves auto"
     runs, model = {}, None
     for p in precisions:
-        policy = runtime.resolve_precision(p)[0]
+        policy = runtime.resolve_precision(_meaning(target, preset, p))[0]
         same = [q for q in runs if runs[q]["policy"] == policy]
         if same:  # auto is float32 here: the same measurement, not a second one
             log(f"{target.recipe}: {p} is {policy} on this machine, as measured above")
@@ -479,7 +489,8 @@ def add_arguments(p) -> None:
                    "settings of the recipe's run without data (e.g. CAAE 32x32, width x0.25, no identity network), "
                    "the run a first user makes")
     p.add_argument("--precision", choices=("both", "auto", "float32", "mixed_bfloat16", "mixed_float16"),
-                   default="both", help="both (default): float32 and the recipe's auto policy, with the speed ratio")
+                   default="both", help="both (default): float32 and the recipe's auto policy, with the speed ratio "
+                   "(with --preset default, auto is what the recipe's run without data picks for it)")
     p.add_argument("--steps", type=int, default=10, help="measured training steps per precision (default 10)")
     p.add_argument("--warmup", type=int, default=3, help="warm-up steps, not measured (default 3; the first traces)")
     p.add_argument("--pipeline-batches", type=int, default=20, help="input-pipeline batches measured (at least)")
@@ -552,7 +563,7 @@ def run_bench(args, log) -> Path:
                                                                           for k, v in vars(args).items()
                                                                           if k != "func"}}
     # The practical peak, once per policy that will be used.
-    policies = sorted({runtime.resolve_precision(p)[0]
+    policies = sorted({runtime.resolve_precision(_meaning(table[name], args.preset, p))[0] for name in chosen
                        for p in (["float32", "auto"] if args.precision == "both" else [args.precision])})
     peaks = {}
     for policy in policies:
@@ -639,8 +650,9 @@ def document(doc: dict):
     if preset:
         d.para("The default-run preset: " + "; ".join(
             f"{n} at {doc['recipes'][n]['image_size']}x{doc['recipes'][n]['image_size']}, batch "
-            f"{doc['recipes'][n]['batch']}, width x{doc['recipes'][n]['width']}" for n in preset)
-            + " (the settings of each recipe's run without data, not the paper's).")
+            f"{doc['recipes'][n]['batch']}, width x{doc['recipes'][n]['width']}"
+            + (f", auto precision {doc['recipes'][n]['auto_precision']}" if "auto_precision" in doc["recipes"][n] else "")
+            for n in preset) + " (the settings of each recipe's run without data, not the paper's).")
     overridden = [n for n, e in doc["recipes"].items() if not e["paper_settings"] and e.get("preset") != "default"]
     if overridden:
         d.para(f"NOT the paper settings for {', '.join(overridden)}: {doc['recipes'][overridden[0]]['overrides']}.",

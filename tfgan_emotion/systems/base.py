@@ -120,7 +120,8 @@ class BenchSpec:
     stream: Callable      # (source, model, seed) -> unbatched training stream
     endpoint: str         # SavedModel endpoint timed for generation
     evaluators: Callable  # (size) -> [(name, keras model)]
-    # The recipe's run without data (`--preset default`): {"size", "width", "batch"[, "build"]}, or None.
+    # The recipe's run without data (`--preset default`): {"size", "width", "batch"[, "build", "precision"]}, or
+    # None; "precision" is the policy that run takes for --precision auto, where it fixes one.
     default: dict | None = None
 
 

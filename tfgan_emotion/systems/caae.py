@@ -119,7 +119,7 @@ class CAAESystem(System):
     study = StudySpec(("edit",), "plain", any_circumplex_emotion=True, uses_intensity=True)
     bench = BenchSpec("affectnet", 96, 3, 49, 8, _bench_build, _bench_stream, "edit", _bench_evaluators,
                       default=dict(size=SYNTH["image_size"], width=SYNTH["width"], batch=49,
-                                   build=_bench_build_default))
+                                   build=_bench_build_default, precision=SYNTH["precision"]))
     edit_help = "--valence V --arousal A (each in [-1, 1]), or --grid for paper 001's 7x7 sheet"
     paper_items = (
         PaperItem("Fig. 1", "the architecture: encoder E, generator G, discriminators D_img and D_z", "not reproduced",
