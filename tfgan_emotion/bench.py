@@ -403,6 +403,11 @@ def quality_check(f32: dict, auto: dict) -> dict:
 # --------------------------------------------------------------------------------------------------------------------
 # One recipe, all recipes
 # --------------------------------------------------------------------------------------------------------------------
+def _precisions(args) -> list[str]:
+    """The --precision values a bench run measures: float32 and auto for ``both``, else the one asked for."""
+    return ["float32", "auto"] if args.precision == "both" else [args.precision]
+
+
 def _meaning(target: Target, preset: str, precision: str) -> str:
     """The policy a --precision value asks for: a recipe's run without data may fix what ``auto`` means for it (CAAE
     trains it in float32 whatever bf16 the hardware offers), and the default-run preset follows it."""
@@ -431,9 +436,10 @@ def bench_recipe(target: Target, args, strategy, fixture_scan, peaks: dict, log)
     log(f"{target.recipe}: rendering {n_faces} synthetic {target.kind} faces at {size}px")
     arrays = synthetic.make_arrays(target.kind, "train", n=n_faces, size=size, seed=args.seed)
     source = ("arrays", arrays)
-    precisions = ["float32", "auto"] if args.precision == "both" else [args.precision]
-    if _meaning(target, preset, "auto") != "auto":
-        entry["auto_precision"] = f"{_meaning(target, preset, 'auto')}, as the recipe's run without data resolves auto"
+    precisions = _precisions(args)
+    auto = _meaning(target, preset, "auto")
+    if auto != "auto":
+        entry["auto_precision"] = f"{auto}, as the recipe's run without data resolves auto"
     runs, model = {}, None
     for p in precisions:
         policy = runtime.resolve_precision(_meaning(target, preset, p))[0]
@@ -564,7 +570,7 @@ def run_bench(args, log) -> Path:
                                                                           if k != "func"}}
     # The practical peak, once per policy that will be used.
     policies = sorted({runtime.resolve_precision(_meaning(table[name], args.preset, p))[0] for name in chosen
-                       for p in (["float32", "auto"] if args.precision == "both" else [args.precision])})
+                       for p in _precisions(args)})
     peaks = {}
     for policy in policies:
         dtype = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}[policy]
