@@ -547,6 +547,7 @@ def machine_info(strategy) -> dict:
 
     names = [d.get("device_name") or d["name"] for d in runtime.physical_devices() if d["type"] == "GPU"]
     return {"cpu": runtime.cpu_model(), "cpu_count": os.cpu_count(), "native_bf16_cpu": runtime.cpu_has_native_bf16(),
+            "onednn": runtime._guard(runtime.onednn).get("enabled"),
             "gpus": names, "replicas": strategy.num_replicas_in_sync, "tensorflow": tf.__version__,
             "keras": keras.__version__, "python": platform.python_version(), "platform": platform.platform()}
 
@@ -647,7 +648,8 @@ def document(doc: dict):
     m = doc["machine"]
     d = Document()
     d.heading(1, f"tfgan-emotion bench, {doc['created']}")
-    d.para(f"Machine: {m['cpu']} ({m['cpu_count']} CPUs{', native bf16' if m['native_bf16_cpu'] else ''})"
+    dnn = {True: ", oneDNN kernels on", False: ", oneDNN kernels OFF"}.get(m.get("onednn"), "")
+    d.para(f"Machine: {m['cpu']} ({m['cpu_count']} CPUs{', native bf16' if m['native_bf16_cpu'] else ''}{dnn})"
            f"{'; GPUs: ' + ', '.join(m['gpus']) if m['gpus'] else '; no GPU'}; {m['replicas']} replica(s); "
            f"TensorFlow {m['tensorflow']}, Keras {m['keras']}. Dense-matmul peak: "
            + "; ".join(f"{k} {v['flops_per_second'] / 1e9:.1f} GFLOP/s (n={v['n']})"

@@ -383,6 +383,9 @@ def _environment_section(doc: _Doc, env) -> None:
             ["NVIDIA driver", driver.get("driver_version", "(not recorded)")],
             ["devices", "; ".join(describe_devices(env))],
             ["source commit", describe_commit(env)]]
+    dnn = env.get("onednn")
+    if isinstance(dnn, dict) and "detail" in dnn:
+        rows.insert(4, ["oneDNN CPU kernels", dnn["detail"]])
     doc.table(["", "value"], rows)
 
 
