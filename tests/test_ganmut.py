@@ -98,7 +98,9 @@ def test_patch_conv_is_the_convolution_it_replaces(float32_policy, tmp_path, sha
         return (y, g, gp, *outer.gradient(gp, [layer.kernel, layer.bias]))
 
     for a, b in zip(penalty_and_grads(patch), penalty_and_grads(ref)):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4)
+        # Float32 sums in another order: an element is exact to a small fraction of the array's largest (the
+        # second-order kernel gradient has elements near 1 among elements near 300, from cancelling sums).
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=2e-5 * max(1.0, np.abs(b.numpy()).max()))
     inp = keras.Input(shape[1:])
     keras.Model(inp, patch(inp)).save(tmp_path / "m.keras")
     back = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
