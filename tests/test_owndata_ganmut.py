@@ -154,7 +154,11 @@ def test_own_run_endpoints_and_api_edit_the_data_classes(own_run):
     model = tfe.load(run_dir)
     assert model.vocabulary.names == FIVE
     by_name = model.edit_emotion(face[:1], emotion="surprise", rho=1.0)
-    np.testing.assert_allclose(by_name[0], out[3], atol=1e-5)
+    # the same edit as the batch's "surprise" row: equal up to the convolution kernels' summation order, which
+    # oneDNN picks per batch size (1 here, 5 above), and farther from every other class's edit
+    np.testing.assert_allclose(by_name[0], out[3], atol=1e-4)
+    gaps = [np.abs(by_name[0] - out[k]).max() for k in range(5)]
+    assert int(np.argmin(gaps)) == 3 and min(g for k, g in enumerate(gaps) if k != 3) > 1e-4, gaps
     with pytest.raises((KeyError, ValueError), match="fear.*neutral, happy, sad, surprise, anger"):
         model.edit_emotion(face[:1], emotion="fear", rho=1.0)
     # `tfgan-emotion edit` addresses the classes by name too
