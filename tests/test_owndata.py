@@ -129,10 +129,10 @@ def test_flag_checks_are_one_line(flags, message):
 
 
 # ------------------------------------------------------------------ every system on every form
-# One form per system in the default tier (every form is trained at least once), the others in e2e.
-# The default tier trains three quick systems on three forms (the summary tests read all five); the e2e tier
-# trains every system on every form.
-DEFAULT_FORM = {"caae_affectnet": "ganmut", "fexgan_ferg": "names", "cgan_fashion_mnist": "indices"}
+# The default tier trains two quick systems on two forms (the summary tests read all five); the e2e tier trains
+# every system on every form. (CAAE on the GANmut form moved to e2e to keep the default tier within 10 minutes on
+# a 2-core AVX2 CPU.)
+DEFAULT_FORM = {"fexgan_ferg": "names", "cgan_fashion_mnist": "indices"}
 MATRIX = [pytest.param(name, form, marks=() if DEFAULT_FORM.get(name) == form else pytest.mark.e2e,
                        id=f"{name}-{form}")
           for name in systems.names() for form in owndata.FORMS]
