@@ -16,13 +16,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_precision_resolution(monkeypatch):
-    for name in ("float32", "mixed_bfloat16", "mixed_float16"):
-        assert runtime.resolve_precision(name) == (name, "requested")
     with pytest.raises(ValueError, match="unknown precision"):
         runtime.resolve_precision("bf16")
     monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [])
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    for name in ("float32", "mixed_bfloat16", "mixed_float16"):
+        assert runtime.resolve_precision(name) == (name, "requested")
     assert runtime.resolve_precision("auto")[0] == "mixed_bfloat16"
+    # bf16 asked for on a CPU that emulates it: honoured, and the reason (printed, kept in config.json) says the cost
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    policy, reason = runtime.resolve_precision("mixed_bfloat16")
+    assert policy == "mixed_bfloat16" and "no native bf16" in reason and "slower than float32" in reason
+    assert runtime.resolve_precision("float32") == ("float32", "requested")
+    monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [(8, 0)])
+    assert runtime.resolve_precision("mixed_bfloat16") == ("mixed_bfloat16", "requested")
+    monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [])
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
     assert runtime.resolve_precision("auto")[0] == "float32"
     monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [(7, 0)])

@@ -127,10 +127,14 @@ def resolve_precision(name: str = "auto") -> tuple[str, str]:
     """Return ``(policy, reason)`` for ``--precision``.
 
     ``auto`` picks ``mixed_bfloat16`` where the hardware runs bf16 natively (every GPU of compute capability >= 8.0,
-    or, without GPUs, a CPU with AMX/AVX512-BF16), else ``float32``.
+    or, without GPUs, a CPU with AMX/AVX512-BF16), else ``float32``. An explicit ``mixed_bfloat16`` on a CPU without
+    native bf16 is honoured, and its reason says what it costs.
     """
     if name not in PRECISIONS:
         raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
+    if name == "mixed_bfloat16" and not gpu_compute_capabilities() and not cpu_has_native_bf16():
+        return name, ("requested; this CPU has no native bf16, so bf16 runs through conversions, several times "
+                      "slower than float32, which --precision auto picks here")
     if name != "auto":
         return name, "requested"
     caps = gpu_compute_capabilities()
