@@ -23,20 +23,17 @@ def test_precision_resolution(monkeypatch):
     for name in ("float32", "mixed_bfloat16", "mixed_float16"):
         assert runtime.resolve_precision(name) == (name, "requested")
     assert runtime.resolve_precision("auto")[0] == "mixed_bfloat16"
-    # bf16 asked for on a CPU that emulates it: honoured, and the reason (printed, kept in config.json) says the cost
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    assert runtime.resolve_precision("auto")[0] == "float32"
+    # bf16 asked for on a CPU that emulates it: honoured, and the reason (printed, kept in config.json) says the cost
     policy, reason = runtime.resolve_precision("mixed_bfloat16")
     assert policy == "mixed_bfloat16" and "no native bf16" in reason and "slower than float32" in reason
     assert runtime.resolve_precision("float32") == ("float32", "requested")
-    monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [(8, 0)])
-    assert runtime.resolve_precision("mixed_bfloat16") == ("mixed_bfloat16", "requested")
-    monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [])
-    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
-    assert runtime.resolve_precision("auto")[0] == "float32"
     monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [(7, 0)])
     assert runtime.resolve_precision("auto")[0] == "float32"
     monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [(8, 0), (9, 0)])
     assert runtime.resolve_precision("auto")[0] == "mixed_bfloat16"
+    assert runtime.resolve_precision("mixed_bfloat16") == ("mixed_bfloat16", "requested")
 
 
 def test_strategies(monkeypatch):
