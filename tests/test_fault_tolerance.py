@@ -1,7 +1,10 @@
 """What a run leaves on disk when it is killed mid-write, and how a resumed run repairs it (quick; the kill loops
 are in test_stress.py)."""
+import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -81,6 +84,30 @@ def test_atomic_write_replaces_whole_and_clears_temporaries_of_dead_writers(tmp_
     fileio.atomic_write(path, b"new")
     assert path.read_bytes() == b"new" and not stale.exists()
     assert sorted(p.name for p in path.parent.iterdir()) == ["step_000010.png"]
+
+
+def test_a_resumed_run_sweeps_the_temporaries_no_later_write_would_clear(tmp_path, float32_policy):
+    """A kill between a write's rename and its clean-up leaves an earlier killed writer's temporary file of a path
+    (here checkpoint 2's marker) that nothing writes again once the run is past it: the next run sweeps it."""
+    cfg = training.TrainConfig(steps=2, batch_size=8, checkpoint_every=2, log_every=1, sample_every=2, verbose=False)
+    training.train(tiny_gan.TinyCGAN(), tiny_gan.dataset(64), tmp_path, cfg)
+    dead = 2 ** 22 + 1  # above Linux's largest pid: no process has it
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = [tmp_path / "ckpt" / f".ckpt-2.complete.{dead}.tmp", tmp_path / "logs" / f".losses.csv.{dead}.tmp",
+                 tmp_path / "samples" / f".step_000002.png.{dead}.tmp"]
+        kept = [tmp_path / "ckpt" / f".ckpt-2.complete.{alive.pid}.tmp",  # a writer still running
+                tmp_path / "samples" / ".notes.tmp"]  # not a writer's temporary file
+        for p in stale + kept:
+            p.write_bytes(b"half")
+        assert fileio.remove_stale_temps_in(tmp_path / "missing") == 0
+        training.train(tiny_gan.TinyCGAN(), tiny_gan.dataset(64), tmp_path,
+                       dataclasses.replace(cfg, steps=3))
+        assert [p.exists() for p in stale] == [False] * 3
+        assert [p.exists() for p in kept] == [True] * 2
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_write_pause_is_inert_unless_asked(monkeypatch, capsys):

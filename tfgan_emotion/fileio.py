@@ -51,6 +51,23 @@ def remove_stale_temps(path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def remove_stale_temps_in(directory) -> int:
+    """Delete, in ``directory`` (not below it), every temporary file that a writer killed mid-write left behind,
+    whatever it was writing; returns how many. A kill in the instant between a write's rename and its own clean-up
+    leaves the temporary file of an earlier killed writer of the same path, which no later write of that path may
+    come to clear: a run sweeps its directories when it starts."""
+    directory = Path(directory)
+    removed = 0
+    if not directory.is_dir():
+        return removed
+    for tmp in directory.glob(".*.tmp"):
+        target, _, pid = tmp.name[1:-len(".tmp")].rpartition(".")
+        if target and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def atomic_write(path, data: bytes | str, what: str | None = None) -> Path:
     """Replace ``path`` with ``data`` (bytes, or text written as UTF-8) all at once: readers, and a run resumed
     after a kill, see the old content or the new one, never part of it."""

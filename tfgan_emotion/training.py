@@ -644,6 +644,9 @@ def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfi
         if is_chief:
             _events(run_dir, {"event": "restored", "step": restored, "checkpoint": prefix, "replicas": replicas,
                               "global_batch": global_batch})
+    if is_chief:
+        for sub in (paths.CKPT, Path(paths.LOSSES).parent, paths.SAMPLES):
+            fileio.remove_stale_temps_in(run_dir / sub)
     state = _State(start, config.steps, global_batch, is_chief)
     state.last_checkpoint, state.last_checkpoint_step = prefix, restored
     t0 = time.perf_counter()
