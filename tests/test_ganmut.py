@@ -213,6 +213,25 @@ def test_a_few_steps_move_every_loss_and_the_directions(tmp_path, float32_policy
     assert edited.shape == (3, 32, 32, 3) and np.abs(edited.numpy()).max() <= 1.0
 
 
+def test_eager_edits_run_one_traced_generator_that_reads_the_current_weights(float32_policy):
+    _, faces = _data(n=4)
+    faces = tf.constant(faces[:3])
+    model = GM.GANmut(GM.GANmutConfig(**TINY), seed=0)
+    theta, rho = np.array([0.0, 1.0, 2.0], np.float32), np.float32(0.5)
+    z = C.polar_code(theta, np.full(3, rho, np.float32))
+    direct = model.generator([faces[:3], z], training=False).numpy()
+    np.testing.assert_allclose(model.edit(faces[:3], theta, rho).numpy(), direct, atol=1e-5)
+    one = model.edit_emotion(faces[:1], 2, 0.7).numpy()
+    np.testing.assert_allclose(one, model.generator([faces[:1], model.code(tf.constant([2]), tf.constant([0.7]))],
+                                                    training=False).numpy(), atol=1e-5)
+    fn = GM._GENERATE[model.generator]
+    assert fn.experimental_get_tracing_count() == 1, "batch sizes 3 and 1 share one trace"
+    kernel = next(v for v in model.generator.trainable_variables if len(v.shape) == 4)
+    kernel.assign(kernel * 0.5)
+    assert not np.allclose(model.edit(faces[:3], theta, rho).numpy(), direct, atol=1e-3), "new weights are used"
+    assert fn.experimental_get_tracing_count() == 1
+
+
 @pytest.mark.stress
 def test_trains_under_mirrored_strategy(tmp_path, float32_policy, mirrored_cpu):
     ds, faces = _data()
