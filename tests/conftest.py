@@ -145,19 +145,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _needs_smoke(item) or item.get_closest_marker("e2e") or item.get_closest_marker("stress"):
             item.add_marker(pytest.mark.slow)
-    _smoke_modules_last(items)
-
-
-def _smoke_modules_last(items) -> None:
-    """Run the modules with a test that needs a shared smoke run last (each module kept whole, in its order, so that
-    module fixtures are set up once): the smoke runs train in the background while the other modules run, instead of
-    the session waiting for them."""
-    smoke_modules = {item.module.__name__ for item in items if _needs_smoke(item)}
-    items.sort(key=lambda item: item.module.__name__ in smoke_modules)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _smoke_runs_start_early(request):
-    """Start the shared smoke runs when the session starts, if any selected test needs one."""
-    if any(_needs_smoke(item) for item in request.session.items):
-        request.getfixturevalue("smoke_runs")
