@@ -42,12 +42,16 @@ def _temp_name(path: Path, pid: int) -> Path:
     return path.with_name(f".{path.name}.{pid}.tmp")
 
 
+def _of_dead_writer(pid: str) -> bool:
+    """Whether the pid part of a temporary file's name names a writer that is gone (not this process)."""
+    return pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
 def remove_stale_temps(path) -> None:
     """Delete the temporary files that writers of ``path`` killed mid-write left behind."""
     path = Path(path)
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2:-len(".tmp")]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if _of_dead_writer(tmp.name[len(path.name) + 2:-len(".tmp")]):
             tmp.unlink(missing_ok=True)
 
 
@@ -62,7 +66,7 @@ def remove_stale_temps_in(directory) -> int:
         return removed
     for tmp in directory.glob(".*.tmp"):
         target, _, pid = tmp.name[1:-len(".tmp")].rpartition(".")
-        if target and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if target and _of_dead_writer(pid):
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
