@@ -31,13 +31,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-import keras
+import functools
+
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from PIL import Image
 
 from tfgan_emotion.data import labels as label_sets
+
+
+class _Deferred:
+    """A module imported at its first attribute access, which then takes this placeholder's place among the module's
+    globals. Reading rows and checking images (``data summary``, the own-data reader) needs neither TensorFlow nor
+    Keras, which take seconds to import; building datasets does."""
+
+    def __init__(self, alias: str, name: str):
+        self._alias, self._name = alias, name
+
+    def __getattr__(self, attr):
+        module = importlib.import_module(self._name)
+        globals()[self._alias] = module
+        return getattr(module, attr)
+
+
+tf = _Deferred("tf", "tensorflow")
+keras = _Deferred("keras", "keras")
 
 #: Reasons shared by every reader (the keys of :attr:`ReadSummary.skipped`).
 MISSING_FILE = "missing file"
@@ -594,24 +612,31 @@ TRANSLATION_PIXELS = 7.5
 ZOOM_RANGE = (1.075, 1.15)  # magnification > 1: zoom IN
 
 
-class Augmentation(keras.layers.Layer):
-    """The four random transforms of :func:`augment_layer`, applied in order (``steps``); accepts one image
-    [H, W, C] or a batch [N, H, W, C] (a ``keras.Sequential`` would fix the rank at its first call)."""
+@functools.cache
+def _augmentation_class():
+    """The Keras layer class of :func:`augment_layer` (made at first use, so that importing this module does not
+    import Keras)."""
 
-    def __init__(self, steps, **kwargs):
-        super().__init__(**kwargs)
-        self.steps = list(steps)
+    class Augmentation(keras.layers.Layer):
+        """The four random transforms of :func:`augment_layer`, applied in order (``steps``); accepts one image
+        [H, W, C] or a batch [N, H, W, C] (a ``keras.Sequential`` would fix the rank at its first call)."""
 
-    def call(self, images, training=None):
-        for step in self.steps:
-            images = step(images, training=training)
-        return images
+        def __init__(self, steps, **kwargs):
+            super().__init__(**kwargs)
+            self.steps = list(steps)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
+        def call(self, images, training=None):
+            for step in self.steps:
+                images = step(images, training=training)
+            return images
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    return Augmentation
 
 
-def augment_layer(size, seed: int | None = None) -> Augmentation:
+def augment_layer(size, seed: int | None = None):
     """The paper-002 augmentation as Keras preprocessing layers, for images of ``size`` (int or (h, w)).
 
     Keras' ``RandomZoom`` samples a factor f and reads the output from an input window (1 + f) times the image, so a
@@ -622,7 +647,7 @@ def augment_layer(size, seed: int | None = None) -> Augmentation:
     h, w = image_hw(size)
     zoom = (1.0 / ZOOM_RANGE[1] - 1.0, 1.0 / ZOOM_RANGE[0] - 1.0)
     seeds = [None] * 4 if seed is None else [seed + i for i in range(4)]
-    return Augmentation(
+    return _augmentation_class()(
         [
             keras.layers.RandomRotation(ROTATION_DEGREES / 360.0, fill_mode="reflect", seed=seeds[0]),
             keras.layers.RandomTranslation(min(1.0, TRANSLATION_PIXELS / h), min(1.0, TRANSLATION_PIXELS / w),
