@@ -212,3 +212,15 @@ def build(tmp_path, form: str) -> Built:
         return Built(form, flags, flags, kept, skipped, classes, {c: PER_CLASS + 1 for c in classes})
 
     raise ValueError(form)
+
+
+def recipe_flags(built: Built, recipe: str) -> list:
+    """The flags that train ``recipe`` on ``built``. GANmut's CSV and the crops CSV hold indices in AffectNet's
+    order: the systems whose paper vocabulary that is read them as they are; the others are told the names."""
+    from tfgan_emotion import systems
+
+    flags = list(built.flags)
+    if "--classes" not in flags and built.form in ("ganmut", "crops") and \
+            systems.get(recipe).vocabulary({}).names[:7] != GANMUT_CLASSES:
+        flags += ["--classes", ",".join(GANMUT_CLASSES)]
+    return flags

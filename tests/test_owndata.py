@@ -13,7 +13,7 @@ import pytest
 import owndata
 from tfgan_emotion.data import custom
 from tfgan_emotion import systems
-from conftest import own_lines  # noqa: E402
+from conftest import EVALUATED_FORM, own_lines  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +24,8 @@ def _cli(*args, timeout=300):
 
 
 @pytest.fixture(scope="module")
-def datasets(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("own")
-    return {form: owndata.build(tmp, form) for form in owndata.FORMS}
+def datasets(own_datasets):
+    return own_datasets
 
 
 # ------------------------------------------------------------------ the reader
@@ -143,44 +142,12 @@ MATRIX = [pytest.param(name, form, marks=() if DEFAULT_FORM.get(name) == form el
           for name in systems.names() for form in owndata.FORMS]
 
 
-def _flags(datasets, name, form):
-    flags = list(datasets[form].flags)
-    if "--classes" not in flags and form in ("ganmut", "crops") and \
-            systems.get(name).vocabulary({}).names[:7] != owndata.GANMUT_CLASSES:
-        # GANmut's CSV and the crops CSV hold indices in AffectNet's order: the systems whose paper vocabulary that
-        # is read them as they are; the others are told the names
-        flags += ["--classes", ",".join(owndata.GANMUT_CLASSES)]
-    return flags
-
-
-@pytest.fixture(scope="module")
-def own_runs(request, datasets, tmp_path_factory):
-    """The selected matrix runs, trained two at a time in the background from the first request on (in the order
-    the tests were collected): {(recipe, form): future of (run directory, completed process)}."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from conftest import run_recipe
-
-    base = tmp_path_factory.mktemp("own-runs")
-    selected = [item.callspec.params for item in request.session.items
-                if getattr(item, "originalname", None) == "test_every_system_trains_on_own_data"]
-
-    def train(name, form):
-        out = base / f"{name}-{form}"
-        res = run_recipe(name, *_flags(datasets, name, form), "--smoke", "--out", out / "runs", "--run", "own",
-                         "--reports", out / "reports")
-        return out, res
-
-    pool = ThreadPoolExecutor(max_workers=2)
-    futures = {(p["name"], p["form"]): pool.submit(train, p["name"], p["form"]) for p in selected}
-    yield futures
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
 @pytest.mark.parametrize("name, form", MATRIX)
 def test_every_system_trains_on_own_data(datasets, own_runs, name, form):
+    """Every system trains, exports and reports on every form (evaluated on one form per system, conftest's
+    EVALUATED_FORM, --skip-eval on the others)."""
     b = datasets[form]
-    out, r = own_runs[(name, form)].result()
+    out, r = own_runs[(name, form)]
     assert r.returncode == 0, r.stderr[-4000:]
     run_dir = out / "runs" / "own"
     config = json.loads((run_dir / "config.json").read_text())
@@ -193,3 +160,4 @@ def test_every_system_trains_on_own_data(datasets, own_runs, name, form):
     assert any("your own data" in n for n in config["notes"])
     report = next((out / "reports").rglob("report.md")).read_text()
     assert "your own data" in report and all(c in report for c in classes)
+    assert ("paper_items" in metrics) == (EVALUATED_FORM[name] == form)        # evaluated on its one form only

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +14,6 @@ from tfgan_emotion import systems
 from tfgan_emotion.data import labels as L
 from tfgan_emotion.data.stream import as_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -135,15 +130,11 @@ def test_dcgan_fig6_label_without_a_happy_class():
 
 
 @pytest.mark.e2e
-def test_dcgan_smoke_on_five_classes_exports_and_reports_them(own, tmp_path):
+def test_dcgan_smoke_on_five_classes_exports_and_reports_them(own, own_runs):
     b = own["names"]
-    out, reports = tmp_path / "runs", tmp_path / "reports"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    r = subprocess.run([sys.executable, str(ROOT / "recipes" / "dcgan_fer2013.py"), *b.flags, "--smoke",
-                        "--out", str(out), "--run", "own", "--reports", str(reports)],
-                       capture_output=True, text=True, timeout=900, cwd=ROOT, env=env)
+    root, r = own_runs[("dcgan_fer2013", "names")]        # the shared run on the names CSV (conftest)
     assert r.returncode == 0, r.stderr[-4000:]
-    run_dir = out / "own"
+    run_dir, reports = root / "runs" / "own", root / "reports"
     config = json.loads((run_dir / "config.json").read_text())["config"]
     assert config["n_classes"] == 5 and config["classes"] == list(b.classes)
 

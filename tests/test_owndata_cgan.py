@@ -87,22 +87,20 @@ def test_items_on_own_data_are_analogues_and_without_neutral_fig13_14_are_not_ma
 
 # ------------------------------------------------------------------ end to end: 5 classes of your own data
 @pytest.fixture(scope="module")
-def own_runs(tmp_path_factory):
-    """cgan_faces on the names CSV and cgan_fashion_mnist on the indices CSV, both --smoke, with reports."""
-    tmp = tmp_path_factory.mktemp("owncgan")
-    data = {form: owndata.build(tmp, form) for form in ("names", "indices")}
+def cgan_runs(own_runs):
+    """The shared own-data runs (conftest's own_runs) of cgan_faces on the names CSV and cgan_fashion_mnist on the
+    indices CSV, both evaluated: {recipe: (completed process, run directory, report)}."""
     out = {}
     for name, form in (("cgan_faces", "names"), ("cgan_fashion_mnist", "indices")):
-        r = _recipe(name, *data[form].flags, "--smoke", "--out", tmp / "runs", "--run", name,
-                    "--reports", tmp / "reports")
-        out[name] = (r, tmp / "runs" / name, tmp / "reports" / name / name / "report.md")
+        root, r = own_runs[(name, form)]
+        out[name] = (r, root / "runs" / "own", root / "reports" / name / "own" / "report.md")
     return out
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", ["cgan_faces", "cgan_fashion_mnist"])
-def test_own_classes_reach_the_endpoints(own_runs, name):
-    r, run_dir, _ = own_runs[name]
+def test_own_classes_reach_the_endpoints(cgan_runs, name):
+    r, run_dir, _ = cgan_runs[name]
     assert r.returncode == 0, r.stderr[-4000:]
     config = json.loads((run_dir / "config.json").read_text())["config"]
     assert config["classes"] == CLASSES and config["n_classes"] == 5
@@ -121,10 +119,10 @@ def test_own_classes_reach_the_endpoints(own_runs, name):
 
 
 @pytest.mark.e2e
-def test_edit_mix_speaks_the_data_classes(own_runs, tmp_path):
+def test_edit_mix_speaks_the_data_classes(cgan_runs, tmp_path):
     from PIL import Image
 
-    _, run_dir, _ = own_runs["cgan_faces"]
+    _, run_dir, _ = cgan_runs["cgan_faces"]
     r = _cli("edit", "--run", run_dir, "--mix", "neutral=0.5,surprise=0.5", "--count", 3, "-o", tmp_path / "x.png")
     assert r.returncode == 0, r.stderr
     assert np.asarray(Image.open(tmp_path / "x.png")).shape[1] >= 3 * 64
@@ -137,9 +135,9 @@ def test_edit_mix_speaks_the_data_classes(own_runs, tmp_path):
 
 
 @pytest.mark.e2e
-def test_report_and_evaluation_name_the_data_classes(own_runs):
+def test_report_and_evaluation_name_the_data_classes(cgan_runs):
     # FACES: neutral -> each of the other four classes, one row each in the report's table
-    r, run_dir, md_path = own_runs["cgan_faces"]
+    r, run_dir, md_path = cgan_runs["cgan_faces"]
     assert r.returncode == 0, r.stderr[-4000:]
     m = json.loads((run_dir / "metrics.json").read_text())
     assert set(m["neutral_to_emotion_va"]) == {"happy", "sad", "surprise", "anger"}
@@ -154,7 +152,7 @@ def test_report_and_evaluation_name_the_data_classes(own_runs):
     assert items["Fig. 14"]["status"] == "analogue" and "your own data (neutral, happy, sad, surprise, anger)" in \
         items["Fig. 14"]["how"]
     # Fashion-MNIST setup: every ordered pair of the 5 classes; the per-class table names them in order
-    r, run_dir, md_path = own_runs["cgan_fashion_mnist"]
+    r, run_dir, md_path = cgan_runs["cgan_fashion_mnist"]
     assert r.returncode == 0, r.stderr[-4000:]
     m = json.loads((run_dir / "metrics.json").read_text())
     assert np.asarray(m["interpolation_pairs"]["target"], float).shape == (5, 5, 11)

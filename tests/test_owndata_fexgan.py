@@ -4,9 +4,6 @@ report."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +13,6 @@ from tfgan_emotion import systems
 from tfgan_emotion.data import custom
 from tfgan_emotion.data import labels as L
 
-ROOT = Path(__file__).resolve().parents[1]
 FIVE = list(owndata.CLASSES)          # neutral, happy, sad, surprise, anger
 
 
@@ -155,16 +151,13 @@ def test_one_class_or_no_classes_is_refused(tmp_path):
 
 
 @pytest.mark.e2e
-def test_smoke_run_exports_and_reports_the_five_classes(datasets, tmp_path):
+def test_smoke_run_exports_and_reports_the_five_classes(own_runs, tmp_path):
     from tfgan_emotion import editing
     from tfgan_emotion.export import load_saved_model
 
-    out = tmp_path / "runs"
-    r = subprocess.run([sys.executable, str(ROOT / "recipes" / "fexgan_ferg.py"), *datasets["names"].flags, "--smoke",
-                        "--out", str(out), "--run", "own", "--reports", str(tmp_path / "reports")],
-                       capture_output=True, text=True, timeout=900, cwd=ROOT)
+    root, r = own_runs[("fexgan_ferg", "names")]          # the shared run on the names CSV (conftest)
     assert r.returncode == 0, r.stderr[-4000:]
-    run_dir = out / "own"
+    run_dir = root / "runs" / "own"
     saved = run_dir / "export" / "saved_model"
     sigs = json.loads((saved / "tfgan_emotion_signatures.json").read_text())
     for name in ("transfer", "generate"):
@@ -182,7 +175,7 @@ def test_smoke_run_exports_and_reports_the_five_classes(datasets, tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert list(metrics["transfer"]["per_affect"]) == FIVE
     assert "character_preservation" in metrics and metrics["fig6_mixes"] == ["anger+sad"]
-    md = (tmp_path / "reports" / "fexgan_ferg" / "own" / "report.md").read_text()
+    md = (root / "reports" / "fexgan_ferg" / "own" / "report.md").read_text()
     assert "| " + " | ".join(FIVE) + " |" in md                # the per-affect table's header
     assert "anger+sad" in md and "of the same person" in md
 

@@ -106,13 +106,11 @@ def test_classifier_data_is_read_in_the_run_classes(indices_data, monkeypatch):
 
 # ------------------------------------------------------------------ a whole run on a 5-class dataset
 @pytest.fixture(scope="module")
-def own_run(names_data, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ganmut-own-run")
-    r = subprocess.run([sys.executable, RECIPE, *names_data.flags, "--smoke", "--out", str(tmp / "runs"), "--run",
-                        "own", "--reports", str(tmp / "reports")], capture_output=True, text=True, timeout=1200,
-                       cwd=ROOT)
+def own_run(own_runs):
+    """The shared own-data run of GANmut on the names CSV (conftest's own_runs): (run directory, reports folder)."""
+    root, r = own_runs[("ganmut_affwild2", "names")]
     assert r.returncode == 0, r.stderr[-4000:]
-    return tmp / "runs" / "own", tmp / "reports"
+    return root / "runs" / "own", root / "reports"
 
 
 @pytest.mark.e2e
