@@ -214,6 +214,8 @@ def test_a_few_steps_move_every_loss_and_the_directions(tmp_path, float32_policy
 
 
 def test_eager_edits_run_one_traced_generator_that_reads_the_current_weights(float32_policy):
+    from tfgan_emotion.eval.common import inference_fn
+
     _, faces = _data(n=4)
     faces = tf.constant(faces[:3])
     model = GM.GANmut(GM.GANmutConfig(**TINY), seed=0)
@@ -224,7 +226,7 @@ def test_eager_edits_run_one_traced_generator_that_reads_the_current_weights(flo
     one = model.edit_emotion(faces[:1], 2, 0.7).numpy()
     np.testing.assert_allclose(one, model.generator([faces[:1], model.code(tf.constant([2]), tf.constant([0.7]))],
                                                     training=False).numpy(), atol=1e-5)
-    fn = GM._GENERATE[model.generator]
+    fn = inference_fn(model.generator)                  # the cache the eager edits use
     assert fn.experimental_get_tracing_count() == 1, "batch sizes 3 and 1 share one trace"
     # the output convolution's kernel, negated (a kernel followed by instance norm could be scaled without effect)
     kernel = [v for v in model.generator.trainable_variables if len(v.shape) == 4][-1]

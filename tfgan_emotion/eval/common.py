@@ -50,23 +50,26 @@ class Progress:
 _INFERENCE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _call_in_inference_mode(model_ref, x):
-    out = model_ref()(x, training=False)
+def _call_in_inference_mode(model_ref, *inputs):
+    model = model_ref()
+    out = model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
     if isinstance(out, (list, tuple)):
         return [tf.cast(o, tf.float32) for o in out]
     return tf.cast(out, tf.float32)
 
 
 def inference_fn(model: keras.Model) -> Callable:
-    """The model (one image input) in inference mode (dropout off, BN moving statistics) as one ``tf.function``
-    traced once for any batch size."""
+    """The model in inference mode (dropout off, BN moving statistics) as one ``tf.function`` traced once for any
+    batch size, outputs in float32. A model with several inputs takes them as positional float32 arguments, in the
+    order of ``model.inputs``."""
     fn = _INFERENCE.get(model)
     if fn is None:
         ref = weakref.ref(model)
-        spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
+        shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
+        specs = [tf.TensorSpec((None,) + tuple(shape[1:]), tf.float32) for shape in shapes]
         # A partial (no __code__) gives each model its own retracing statistics in tf.function: one function per
         # model, each traced once, is not the "retracing in a loop" that TensorFlow warns about.
-        fn = tf.function(functools.partial(_call_in_inference_mode, ref), input_signature=[spec])
+        fn = tf.function(functools.partial(_call_in_inference_mode, ref), input_signature=specs)
         _INFERENCE[model] = fn
     return fn
 

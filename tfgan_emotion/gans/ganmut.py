@@ -54,7 +54,6 @@ the generator's codes and the GP mixing.
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,9 +64,6 @@ from .. import conditioning
 from ..nets import ganmut as ganmut_nets
 from ..training import GANModel, add_noise, gather_global, global_rows, local_rows, make_adam
 from . import losses
-
-# One traced inference function per generator (GANmut._generate); weak keys, so a dropped model frees its graph.
-_GENERATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -263,15 +259,9 @@ class GANmut(GANModel):
         per call at the default run's size, most of a run's evaluation time."""
         if not tf.executing_eagerly():
             return tf.cast(self.generator([images, z], training=False), tf.float32)
-        fn = _GENERATE.get(self.generator)
-        if fn is None:
-            gen = weakref.ref(self.generator)
-            fn = tf.function(lambda x, code: tf.cast(gen()([x, code], training=False), tf.float32),
-                             input_signature=[tf.TensorSpec((None,) + tuple(self.generator.inputs[0].shape[1:]),
-                                                            tf.float32),
-                                              tf.TensorSpec((None, z.shape[-1]), tf.float32)])
-            _GENERATE[self.generator] = fn
-        return fn(images, tf.cast(z, tf.float32))
+        from ..eval.common import inference_fn
+
+        return inference_fn(self.generator)(images, tf.cast(z, tf.float32))
 
     def code(self, emotion, rho):
         """The code of class ``emotion`` at intensity ``rho`` ([N] each): linear rho * direction (0 for neutral);
