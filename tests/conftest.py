@@ -2,6 +2,7 @@
 a real MirroredStrategy with 2 replicas; keep TensorFlow's C++ logging quiet."""
 import os
 import re
+import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,8 +77,6 @@ SMOKE_RECIPES = ("ganmut_affwild2", "caae_affectnet", "fexgan_ferg", "dcgan_fer2
 
 def run_recipe(recipe: str, *args, timeout=900):
     """``python recipes/<recipe>.py ARGS`` as a user runs it, from this checkout."""
-    import subprocess
-
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run([sys.executable, str(ROOT / "recipes" / f"{recipe}.py"), *map(str, args)],
                           capture_output=True, text=True, env=env, timeout=timeout)
@@ -134,7 +133,13 @@ class SharedRuns:
     def _train(self, key):
         root = self.base / self.name(key)
         recipe, args = self.command(key, root)
-        res = run_recipe(recipe, *args)
+        try:
+            res = run_recipe(recipe, *args)
+        except subprocess.TimeoutExpired as e:        # recorded too, so that no other process waits for it in vain
+            def text(out):
+                return out.decode(errors="replace") if isinstance(out, bytes) else (out or "")
+            res = subprocess.CompletedProcess(e.cmd, -1, text(e.stdout),
+                                              text(e.stderr) + f"\ntimed out after {e.timeout} s")
         root.mkdir(parents=True, exist_ok=True)
         (root / "stdout.txt").write_text(res.stdout)
         (root / "stderr.txt").write_text(res.stderr)
@@ -145,7 +150,6 @@ class SharedRuns:
 
     def _recorded(self, key):
         """Wait for another process's record of run ``key`` (or train it here if that process released it)."""
-        import subprocess
         import time
 
         root = self.base / self.name(key)
@@ -263,13 +267,14 @@ def own_runs(request, own_datasets, tmp_path_factory):
     runs.close()
 
 
-def _needs_smoke(item) -> bool:
+def _needs_shared_run(item) -> bool:
     return bool({"smoke_runs", "compare_smoke", "own_runs"} & set(getattr(item, "fixturenames", ())))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test that needs a trained smoke or own-data run, and every e2e and stress test, is slow (``pytest -m "not slow"`` is
-    the quick tier; a ``-m`` given on the command line replaces the default ``-m "not e2e and not stress"``)."""
+    """Every test that needs a trained smoke or own-data run, and every e2e and stress test, is slow (``pytest -m
+    "not slow"`` is the quick tier; a ``-m`` given on the command line replaces the default ``-m "not e2e and not
+    stress"``)."""
     for item in items:
-        if _needs_smoke(item) or item.get_closest_marker("e2e") or item.get_closest_marker("stress"):
+        if _needs_shared_run(item) or item.get_closest_marker("e2e") or item.get_closest_marker("stress"):
             item.add_marker(pytest.mark.slow)

@@ -23,15 +23,10 @@ def _cli(*args, timeout=300):
                           text=True, timeout=timeout, cwd=ROOT)
 
 
-@pytest.fixture(scope="module")
-def datasets(own_datasets):
-    return own_datasets
-
-
 # ------------------------------------------------------------------ the reader
 @pytest.mark.parametrize("form", owndata.FORMS)
-def test_reader_keeps_and_skips_exactly(datasets, form):
-    b = datasets[form]
+def test_reader_keeps_and_skips_exactly(own_datasets, form):
+    b = own_datasets[form]
     flags = dict(zip(b.summary_flags[::2], b.summary_flags[1::2]))
     source = custom.Source(csv=Path(flags["--data-csv"]) if "--data-csv" in flags else None,
                            folder=Path(flags["--data-dir"]) if "--data-format" in flags else None,
@@ -51,9 +46,9 @@ def test_reader_keeps_and_skips_exactly(datasets, form):
 
 
 @pytest.mark.parametrize("form", owndata.FORMS)
-def test_data_summary_reports_exact_counts(datasets, form):
+def test_data_summary_reports_exact_counts(own_datasets, form):
     """... and reads every form without importing TensorFlow (which alone takes seconds)."""
-    b = datasets[form]
+    b = own_datasets[form]
     code = ("import sys; from tfgan_emotion import cli; rc = cli.main(sys.argv[1:]); "
             "print('tensorflow imported:', 'tensorflow' in sys.modules or 'keras' in sys.modules); sys.exit(rc)")
     r = subprocess.run([sys.executable, "-c", code, "data", "summary", *map(str, b.summary_flags)],
@@ -108,12 +103,12 @@ def test_indices_without_classes_need_a_vocabulary(tmp_path):
         custom.read(custom.Source(csv=tmp_path / "labels.csv"), check="none")
 
 
-def test_held_out_split_per_class_and_by_column(datasets):
-    own = custom.read(custom.Source(folder=Path(datasets["folders"].flags[1]),
-                                    classes=datasets["folders"].classes))
+def test_held_out_split_per_class_and_by_column(own_datasets):
+    own = custom.read(custom.Source(folder=Path(own_datasets["folders"].flags[1]),
+                                    classes=own_datasets["folders"].classes))
     train, held = own.parts()
     assert len(train) == 20 and len(held) == 5          # the train/ and val/ folders
-    names = custom.read(custom.Source(csv=Path(datasets["indices"].flags[1]), classes=owndata.CLASSES))
+    names = custom.read(custom.Source(csv=Path(own_datasets["indices"].flags[1]), classes=owndata.CLASSES))
     train, held = names.parts(held_fraction=0.25, seed=1)
     assert len(held) == 5 and len(train) == 15           # one per class of each 4
     assert sorted(held.labels["expression"].tolist()) == [0, 1, 2, 3, 4]
@@ -143,10 +138,10 @@ MATRIX = [pytest.param(name, form, marks=() if DEFAULT_FORM.get(name) == form el
 
 
 @pytest.mark.parametrize("name, form", MATRIX)
-def test_every_system_trains_on_own_data(datasets, own_runs, name, form):
+def test_every_system_trains_on_own_data(own_datasets, own_runs, name, form):
     """Every system trains, exports and reports on every form (evaluated on one form per system, conftest's
     EVALUATED_FORM, --skip-eval on the others)."""
-    b = datasets[form]
+    b = own_datasets[form]
     out, r = own_runs[(name, form)]
     assert r.returncode == 0, r.stderr[-4000:]
     run_dir = out / "runs" / "own"

@@ -15,7 +15,6 @@ from tfgan_emotion.data import labels as L
 from tfgan_emotion.data.stream import as_dataset
 
 
-
 @pytest.fixture(scope="module")
 def own(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("own-caae-dcgan")

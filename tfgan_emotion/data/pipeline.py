@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv
+import functools
 import importlib
 import io
 import math
@@ -30,8 +31,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-
-import functools
 
 import numpy as np
 import pandas as pd
