@@ -31,6 +31,14 @@ def test_precision_resolution(monkeypatch):
     assert runtime.resolve_precision("float32") == ("float32", "requested")
     monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [(7, 0)])
     assert runtime.resolve_precision("auto")[0] == "float32"
+    # bf16 asked for on a GPU without bf16 tensor cores (7.x: float16 ones): honoured, with the cost and the way out
+    policy, reason = runtime.resolve_precision("mixed_bfloat16")
+    assert policy == "mixed_bfloat16" and "compute capability 7.0" in reason and "no bf16 tensor cores" in reason
+    assert "mixed_float16" in reason
+    monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [(8, 6), (6, 1)])  # the slowest GPU decides
+    policy, reason = runtime.resolve_precision("mixed_bfloat16")
+    assert "compute capability 6.1" in reason and "mixed_float16" not in reason
+    assert runtime.resolve_precision("mixed_float16") == ("mixed_float16", "requested")
     monkeypatch.setattr(runtime, "gpu_compute_capabilities", lambda: [(8, 0), (9, 0)])
     assert runtime.resolve_precision("auto")[0] == "mixed_bfloat16"
     assert runtime.resolve_precision("mixed_bfloat16") == ("mixed_bfloat16", "requested")

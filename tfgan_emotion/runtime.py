@@ -128,16 +128,21 @@ def resolve_precision(name: str = "auto") -> tuple[str, str]:
 
     ``auto`` picks ``mixed_bfloat16`` where the hardware runs bf16 natively (every GPU of compute capability >= 8.0,
     or, without GPUs, a CPU with AMX/AVX512-BF16), else ``float32``. An explicit ``mixed_bfloat16`` on a CPU without
-    native bf16 is honoured, and its reason says what it costs.
+    native bf16, or on a GPU of compute capability < 8.0, is honoured, and its reason says what it costs.
     """
     if name not in PRECISIONS:
         raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
-    if name == "mixed_bfloat16" and not gpu_compute_capabilities() and not cpu_has_native_bf16():
+    caps = gpu_compute_capabilities()
+    if name == "mixed_bfloat16" and not caps and not cpu_has_native_bf16():
         return name, ("requested; this CPU has no native bf16, so bf16 runs through conversions, several times "
                       "slower than float32, which --precision auto picks here")
+    if name == "mixed_bfloat16" and caps and min(caps) < (8, 0):
+        cc = f"{min(caps)[0]}.{min(caps)[1]}"
+        return name, (f"requested; a GPU of compute capability {cc} has no bf16 tensor cores (they start at 8.0), "
+                      "so bf16 is likely slower than float32, which --precision auto picks here"
+                      + ("; mixed_float16 uses this GPU's float16 tensor cores" if min(caps) >= (7, 0) else ""))
     if name != "auto":
         return name, "requested"
-    caps = gpu_compute_capabilities()
     if caps:
         if min(caps) >= (8, 0):
             return "mixed_bfloat16", f"auto: GPU compute capability {min(caps)[0]}.{min(caps)[1]} >= 8.0"
