@@ -15,11 +15,6 @@ from tfgan_emotion.data import labels as L
 from tfgan_emotion.data.stream import as_dataset
 
 
-@pytest.fixture(scope="module")
-def own(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("own-caae-dcgan")
-    return {form: owndata.build(tmp, form) for form in ("names", "folders")}
-
 
 def _args(system, flags, tmp_path):
     args = system.parser().parse_args([*flags, "--smoke", "--out", str(tmp_path / "runs"), "--run", "own"])
@@ -41,8 +36,8 @@ def _examples(stream, n):
 
 
 # ------------------------------------------------------------------ CAAE
-def test_caae_class_only_data_places_classes_on_the_circumplex(own, tmp_path):
-    b = own["folders"]
+def test_caae_class_only_data_places_classes_on_the_circumplex(own_datasets, tmp_path):
+    b = own_datasets["folders"]
     system, args, plan, data = _data("caae_affectnet", b.flags, tmp_path)
     notes = [n for n in plan.notes if "circumplex" in n]
     assert len(notes) == 1 and "no valence/arousal columns" in notes[0] and "your own data" in " ".join(plan.notes)
@@ -73,8 +68,8 @@ def test_caae_class_only_data_places_classes_on_the_circumplex(own, tmp_path):
     assert t4["status"] == "analogue" and "circumplex" in t4["how"]
 
 
-def test_caae_uses_the_csvs_valence_and_arousal(own, tmp_path):
-    b = own["names"]
+def test_caae_uses_the_csvs_valence_and_arousal(own_datasets, tmp_path):
+    b = own_datasets["names"]
     system, args, plan, data = _data("caae_affectnet", b.flags, tmp_path)
     assert not any("circumplex" in n for n in plan.notes)
     with open(b.flags[1], newline="") as f:
@@ -89,8 +84,8 @@ def test_caae_uses_the_csvs_valence_and_arousal(own, tmp_path):
     assert plan.run_config["classes"] == list(b.classes)
 
 
-def test_caae_refuses_classes_off_the_circumplex(own, tmp_path):
-    b = own["folders"]
+def test_caae_refuses_classes_off_the_circumplex(own_datasets, tmp_path):
+    b = own_datasets["folders"]
     flags = list(b.flags)
     flags[flags.index("--classes") + 1] += ",bored"       # a class folder that is not an emotion
     system = systems.get("caae_affectnet")
@@ -102,8 +97,8 @@ def test_caae_refuses_classes_off_the_circumplex(own, tmp_path):
 
 
 # ------------------------------------------------------------------ DCGAN
-def test_dcgan_networks_and_requests_take_the_data_classes(own, tmp_path):
-    b = own["names"]
+def test_dcgan_networks_and_requests_take_the_data_classes(own_datasets, tmp_path):
+    b = own_datasets["names"]
     system = systems.get("dcgan_fer2013")
     args = _args(system, b.flags, tmp_path)
     plan = system.plan(args)
@@ -129,8 +124,8 @@ def test_dcgan_fig6_label_without_a_happy_class():
 
 
 @pytest.mark.e2e
-def test_dcgan_smoke_on_five_classes_exports_and_reports_them(own, own_runs):
-    b = own["names"]
+def test_dcgan_smoke_on_five_classes_exports_and_reports_them(own_datasets, own_runs):
+    b = own_datasets["names"]
     root, r = own_runs[("dcgan_fer2013", "names")]        # the shared run on the names CSV (conftest)
     assert r.returncode == 0, r.stderr[-4000:]
     run_dir, reports = root / "runs" / "own", root / "reports"

@@ -16,11 +16,6 @@ from tfgan_emotion.data import labels as L
 FIVE = list(owndata.CLASSES)          # neutral, happy, sad, surprise, anger
 
 
-@pytest.fixture(scope="module")
-def datasets(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("own-fexgan")
-    return {form: owndata.build(tmp, form) for form in ("names", "folders")}
-
 
 def _load(flags):
     s = systems.get("fexgan_ferg")
@@ -37,10 +32,10 @@ def _index_of(images, x):
     return int(hit[0])
 
 
-def test_networks_and_endpoints_take_the_datas_classes(datasets, float32_policy):
+def test_networks_and_endpoints_take_the_datas_classes(own_datasets, float32_policy):
     from tfgan_emotion.gans.fexgan import FExGAN, saved_model_endpoints
 
-    s, plan, data = _load(datasets["names"].flags)
+    s, plan, data = _load(own_datasets["names"].flags)
     assert plan.config.n_classes == 5 and plan.run_config["n_classes"] == 5
     assert plan.run_config["classes"] == FIVE
     assert list(s.vocabulary(plan.run_config).names) == FIVE
@@ -58,8 +53,8 @@ def test_networks_and_endpoints_take_the_datas_classes(datasets, float32_policy)
         s.editor(plan.run_config, None, {"affect": "joy"})
 
 
-def test_pairs_are_of_one_identity_when_the_data_names_who_is_shown(datasets):
-    s, plan, data = _load(datasets["names"].flags)
+def test_pairs_are_of_one_identity_when_the_data_names_who_is_shown(own_datasets):
+    s, plan, data = _load(own_datasets["names"].flags)
     train = data.arrays
     assert len(np.unique(train["character"])) == owndata.PEOPLE
     assert plan.extra["characters"] == tuple(f"person{k}" for k in range(owndata.PEOPLE))
@@ -76,8 +71,8 @@ def test_pairs_are_of_one_identity_when_the_data_names_who_is_shown(datasets):
     assert targets == set(range(5))
 
 
-def test_without_identities_pairs_span_everyone_and_the_run_says_so(datasets):
-    s, plan, data = _load(datasets["folders"].flags)
+def test_without_identities_pairs_span_everyone_and_the_run_says_so(own_datasets):
+    s, plan, data = _load(own_datasets["folders"].flags)
     train = data.arrays
     assert plan.extra["characters"] == ()
     note = next(n for n in plan.notes if n.startswith("Training pairs"))
@@ -90,7 +85,7 @@ def test_without_identities_pairs_span_everyone_and_the_run_says_so(datasets):
         assert ex["character"] == 0 and ex["target_expression"] == train["expression"][tgt]
         crossed += int(ex["target_expression"] == ex["expression"] and src != tgt)
     assert crossed > 0
-    rows = {r["item"]: r for r in s.coverage(s.parser().parse_args(datasets["folders"].flags), plan,
+    rows = {r["item"]: r for r in s.coverage(s.parser().parse_args(own_datasets["folders"].flags), plan,
                                              {"augment": "none", "fig6_mixes": ["anger+sad"]})}
     assert "not one per character" in rows["Fig. 5"]["how"] and "anger+sad" in rows["Fig. 6"]["how"]
     assert rows["Table 1"]["status"] == "analogue"
