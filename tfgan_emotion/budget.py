@@ -21,9 +21,9 @@ repeated to add multiples or seeds; a run stopped before the end (Ctrl-C, a kill
 checkpoint when the command is run again. The curve is written to OUT/budget.json (every run, and per multiple the
 mean and [min, max] over seeds), OUT/budget.md (the table) and OUT/budget.png (three panels against the multiple).
 
-The default curve (1, 4, 16) trains 21 x the default run: about 5 hours per seed on a 2-core CPU. --smoke trains
-each point for m x 2 steps with the recipe's --smoke evaluation, to check that everything runs; its numbers mean
-nothing.
+The default curve (1, 4, 16) trains 21 x the default run: about 5 hours per seed on a 2-core CPU with AVX-512,
+about 7 on one with AVX2 only. --smoke trains each point for m x 2 steps with the recipe's --smoke evaluation, to
+check that everything runs; its numbers mean nothing.
 """
 from __future__ import annotations
 
@@ -110,8 +110,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(only caae_affectnet for now, on the built-in synthetic faces)")
     p.add_argument("--multiples", type=parse_multiples, default=list(DEFAULT_MULTIPLES), metavar="M,M,...",
                    help="compute multiples to train, comma-separated positive whole numbers: multiple m trains m x "
-                   "the default synthetic run's steps (default 1,4,16: 21 x ~15 minutes on a 2-core CPU, about 5 "
-                   "hours per seed)")
+                   "the default synthetic run's steps (default 1,4,16: 21 x the default run, about 5 hours per seed "
+                   "on a 2-core CPU with AVX-512, about 7 with AVX2 only)")
     p.add_argument("--seeds", type=parse_seeds, default=list(DEFAULT_SEEDS), metavar="S,S,...",
                    help="seeds to train at every multiple, comma-separated (default 0); with several, the table "
                    "shows the mean and the range over seeds")
