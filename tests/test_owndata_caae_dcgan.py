@@ -15,7 +15,6 @@ from tfgan_emotion.data import labels as L
 from tfgan_emotion.data.stream import as_dataset
 
 
-
 def _args(system, flags, tmp_path):
     args = system.parser().parse_args([*flags, "--smoke", "--out", str(tmp_path / "runs"), "--run", "own"])
     system.check_files(args)

@@ -16,7 +16,6 @@ from tfgan_emotion.data import labels as L
 FIVE = list(owndata.CLASSES)          # neutral, happy, sad, surprise, anger
 
 
-
 def _load(flags):
     s = systems.get("fexgan_ferg")
     args = s.parser().parse_args([*flags, "--smoke", "--augment", "none"])

@@ -133,20 +133,21 @@ def resolve_precision(name: str = "auto") -> tuple[str, str]:
     if name not in PRECISIONS:
         raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
     caps = gpu_compute_capabilities()
-    if name == "mixed_bfloat16" and not caps and not cpu_has_native_bf16():
+    low = min(caps) if caps else None          # the slowest GPU decides
+    cc = f"{low[0]}.{low[1]}" if low else ""
+    if name == "mixed_bfloat16" and not low and not cpu_has_native_bf16():
         return name, ("requested; this CPU has no native bf16, so bf16 runs through conversions, several times "
                       "slower than float32, which --precision auto picks here")
-    if name == "mixed_bfloat16" and caps and min(caps) < (8, 0):
-        cc = f"{min(caps)[0]}.{min(caps)[1]}"
+    if name == "mixed_bfloat16" and low and low < (8, 0):
         return name, (f"requested; a GPU of compute capability {cc} has no bf16 tensor cores (they start at 8.0), "
                       "so bf16 is likely slower than float32, which --precision auto picks here"
-                      + ("; mixed_float16 uses this GPU's float16 tensor cores" if min(caps) >= (7, 0) else ""))
+                      + ("; mixed_float16 uses this GPU's float16 tensor cores" if low >= (7, 0) else ""))
     if name != "auto":
         return name, "requested"
-    if caps:
-        if min(caps) >= (8, 0):
-            return "mixed_bfloat16", f"auto: GPU compute capability {min(caps)[0]}.{min(caps)[1]} >= 8.0"
-        return "float32", f"auto: GPU compute capability {min(caps)[0]}.{min(caps)[1]} < 8.0 has no fast bf16"
+    if low:
+        if low >= (8, 0):
+            return "mixed_bfloat16", f"auto: GPU compute capability {cc} >= 8.0"
+        return "float32", f"auto: GPU compute capability {cc} < 8.0 has no fast bf16"
     if cpu_has_native_bf16():
         return "mixed_bfloat16", "auto: CPU has native bf16 (AMX/AVX512-BF16)"
     return "float32", "auto: no native bf16 on this CPU"
