@@ -48,6 +48,18 @@ def test_encoder_matches_specs(paper_nets):
     assert enc.get_layer("mu").units == 128
 
 
+def test_paper_encoder_takes_the_matrix_form_only_in_its_512_blocks_on_maps_of_a_few_pixels(paper_nets):
+    """Blocks 5 and 6 (512 -> 512, 8x8 -> 4x4 and 4x4 -> 2x2) compute as one matrix product over their patches; the
+    others, and every block of the default run's narrow encoder, stay convolutions."""
+    from tfgan_emotion.nets.layers import PatchConv2D
+
+    convs = _layers(paper_nets["encoder"], PatchConv2D)
+    assert len(convs) == 7
+    assert [c.uses_matmul(c.input.shape) for c in convs] == [False] * 4 + [True] * 2 + [False]
+    small = N.build_encoder(64, width=0.25)
+    assert not any(c.uses_matmul(c.input.shape) for c in _layers(small, PatchConv2D))
+
+
 def test_decoder_matches_specs(paper_nets):
     dec = paper_nets["decoder"]
     assert [tuple(i.shape[1:]) for i in dec.inputs] == [(128,), (7,)]
