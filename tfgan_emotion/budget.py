@@ -21,8 +21,8 @@ repeated to add multiples or seeds; a run stopped before the end (Ctrl-C, a kill
 checkpoint when the command is run again. The curve is written to OUT/budget.json (every run, and per multiple the
 mean and [min, max] over seeds), OUT/budget.md (the table) and OUT/budget.png (three panels against the multiple).
 
-The default curve (1, 4, 16) trains 21 x the default run: about 5 hours per seed on a 2-core CPU with AVX-512,
-about 7 on one with AVX2 only. --smoke trains each point for m x 2 steps with the recipe's --smoke evaluation, to
+The default curve (1, 4, 16) trains 21 x the default run (252,000 steps): about 4.5-7 hours per seed on a 2-core
+CPU with AVX-512, about 11 on one with AVX2 only. --smoke trains each point for m x 2 steps with the recipe's --smoke evaluation, to
 check that everything runs; its numbers mean nothing.
 """
 from __future__ import annotations
@@ -110,8 +110,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(only caae_affectnet for now, on the built-in synthetic faces)")
     p.add_argument("--multiples", type=parse_multiples, default=list(DEFAULT_MULTIPLES), metavar="M,M,...",
                    help="compute multiples to train, comma-separated positive whole numbers: multiple m trains m x "
-                   "the default synthetic run's steps (default 1,4,16: 21 x the default run, about 5 hours per seed "
-                   "on a 2-core CPU with AVX-512, about 7 with AVX2 only)")
+                   "the default synthetic run's steps (default 1,4,16: 21 x the default run, about 4.5-7 hours per "
+                   "seed on a 2-core CPU with AVX-512, about 11 with AVX2 only)")
     p.add_argument("--seeds", type=parse_seeds, default=list(DEFAULT_SEEDS), metavar="S,S,...",
                    help="seeds to train at every multiple, comma-separated (default 0); with several, the table "
                    "shows the mean and the range over seeds")
@@ -279,15 +279,16 @@ def _stats(values) -> dict | None:
 
 
 def summarize(rows) -> list[dict]:
-    """Per multiple (ascending): its seeds, steps, image size and width (of its first seed's run) and, per metric,
-    the mean, min and max over the seeds that have it (None when none has)."""
+    """Per training length (ascending steps, one per multiple within one curve): its multiple, seeds, steps, image
+    size and width (of its first seed's run) and, per metric, the mean, min and max over the seeds that have it (None
+    when none has)."""
     by: dict[int, list[dict]] = {}
     for r in rows:
-        by.setdefault(int(r["multiple"]), []).append(r)
+        by.setdefault(int(r["steps"]), []).append(r)
     out = []
-    for m in sorted(by):
-        rs = by[m]
-        out.append({"multiple": m, "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"],
+    for steps in sorted(by):
+        rs = by[steps]
+        out.append({"multiple": rs[0]["multiple"], "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"],
                     "image_size": rs[0].get("image_size"), "width": rs[0].get("width"),
                     **{k: _stats(r.get(k) for r in rs) for k in METRICS}})
     return out
@@ -362,8 +363,8 @@ def markdown(doc: dict) -> str:
 
 
 def plot(doc: dict) -> bytes:
-    """The PNG: CCC valence and arousal, identity kept, Fréchet distance against the multiple (log2 axis); each seed a
-    dot, the mean over seeds a line."""
+    """The PNG: CCC valence and arousal, identity kept, Fréchet distance against the training steps (log2 axis; each
+    tick also names its multiple of the default run); each seed a dot, the mean over seeds a line."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -375,14 +376,14 @@ def plot(doc: dict) -> bytes:
                "CCC (Table IV analogue)"),
               (axes[1], (("identity_kept", "identity kept", "tab:green"),), "identity kept (share)"),
               (axes[2], (("frechet_distance", "Fréchet distance", "tab:red"),), "Fréchet distance"))
-    ms = [s["multiple"] for s in summary]
+    ms = [s["steps"] for s in summary]
     for ax, series, title in panels:
         drawn = False
         for key, label, colour in series:
-            pts = [(r["multiple"], r[key]) for r in rows if r.get(key) is not None]
+            pts = [(r["steps"], r[key]) for r in rows if r.get(key) is not None]
             if pts:
                 ax.scatter(*zip(*pts), color=colour, s=18, alpha=0.6)
-            line = [(s["multiple"], s[key]["mean"]) for s in summary if s[key] is not None]
+            line = [(s["steps"], s[key]["mean"]) for s in summary if s[key] is not None]
             if line:
                 ax.plot(*zip(*line), color=colour, marker="o", markersize=4, label=f"{label} (mean)")
                 drawn = True
@@ -393,10 +394,11 @@ def plot(doc: dict) -> bytes:
         ax.set_xscale("log", base=2)
         if ms:
             ax.set_xticks(ms)
-            ax.set_xticklabels([f"{m}x" for m in ms])
+            ax.set_xticklabels([f"{s['steps']:,}\n({s['multiple']:.2g}x)" for s in summary], fontsize=8)
+            ax.minorticks_off()
             lo, hi = min(ms), max(ms)
             ax.set_xlim(lo / 1.5, hi * 1.5)
-        ax.set_xlabel("compute (x the default run's steps)")
+        ax.set_xlabel("training steps (x the default run's)")
         ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
     fig.suptitle(f"{doc['recipe']}: quality vs compute (dots: each seed; lines: mean over seeds)"
