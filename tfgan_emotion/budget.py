@@ -19,7 +19,8 @@ Runs go to OUT/runs/budget-x<m>-seed<s> (logs to OUT/logs/, the runs' own report
 --reports says otherwise). A run that already finished with its evaluation is reused, so the same command can be
 repeated to add multiples or seeds; a run stopped before the end (Ctrl-C, a killed process) resumes from its last
 checkpoint when the command is run again. The curve is written to OUT/budget.json (every run, and per multiple the
-mean and [min, max] over seeds), OUT/budget.md (the table) and OUT/budget.png (three panels against the multiple).
+mean and [min, max] over seeds), OUT/budget.md (the table) and OUT/budget.png (three panels against the
+training steps).
 
 The default curve (1, 4, 16) trains 21 x the default run (252,000 steps): about 4.5-7 hours per seed on a 2-core
 CPU with AVX-512, about 11 on one with AVX2 only. --smoke trains each point for m x 2 steps with the recipe's --smoke evaluation, to
