@@ -95,6 +95,19 @@ def test_collect_and_summarize(four_runs):
     assert s2["frechet_distance"] is None
 
 
+def test_summary_and_plot_join_runs_of_different_defaults_by_their_steps(four_runs):
+    """Runs recorded under an earlier default (a fractional multiple of today's) sit on one steps axis with today's:
+    one summary entry per training length, ascending, each keeping its multiple, and the figure draws them all."""
+    rows = budget.collect(four_runs)
+    older = [dict(r, multiple=0.5, steps=1, seed=s) for s, r in enumerate(rows[:2])]
+    summary = budget.summarize(rows + older)
+    assert [(s["steps"], s["multiple"], s["seeds"]) for s in summary] == [(1, 0.5, [0, 1]), (2, 1, [0, 1]),
+                                                                          (4, 2, [0, 1])]
+    assert summary[0]["ccc_valence"] == summary[1]["ccc_valence"]
+    png = budget.plot({"recipe": "caae_affectnet", "points": rows + older, "summary": summary})
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
 def test_collect_refuses_an_unfinished_run(tmp_path):
     p = budget.plan_points([1], [0], tmp_path)[0]
     with pytest.raises(FileNotFoundError, match="budget-x1-seed0"):
