@@ -23,8 +23,8 @@ mean and [min, max] over seeds), OUT/budget.md (the table) and OUT/budget.png (t
 training steps).
 
 The default curve (1, 4, 16) trains 21 x the default run (252,000 steps): about 4.5-7 hours per seed on a 2-core
-CPU with AVX-512, about 11 on one with AVX2 only. --smoke trains each point for m x 2 steps with the recipe's --smoke evaluation, to
-check that everything runs; its numbers mean nothing.
+CPU with AVX-512, about 11 on one with AVX2 only. --smoke trains each point for m x 2 steps with the recipe's
+--smoke evaluation, to check that everything runs; its numbers mean nothing.
 """
 from __future__ import annotations
 
@@ -377,7 +377,7 @@ def plot(doc: dict) -> bytes:
                "CCC (Table IV analogue)"),
               (axes[1], (("identity_kept", "identity kept", "tab:green"),), "identity kept (share)"),
               (axes[2], (("frechet_distance", "Fréchet distance", "tab:red"),), "Fréchet distance"))
-    ms = [s["steps"] for s in summary]
+    xs = [s["steps"] for s in summary]
     for ax, series, title in panels:
         drawn = False
         for key, label, colour in series:
@@ -393,11 +393,11 @@ def plot(doc: dict) -> bytes:
         elif len(series) > 1:
             ax.legend(fontsize=8)
         ax.set_xscale("log", base=2)
-        if ms:
-            ax.set_xticks(ms)
+        if xs:
+            ax.set_xticks(xs)
             ax.set_xticklabels([f"{s['steps']:,}\n({s['multiple']:.2g}x)" for s in summary], fontsize=8)
             ax.minorticks_off()
-            lo, hi = min(ms), max(ms)
+            lo, hi = min(xs), max(xs)
             ax.set_xlim(lo / 1.5, hi * 1.5)
         ax.set_xlabel("training steps (x the default run's)")
         ax.set_title(title, fontsize=10)

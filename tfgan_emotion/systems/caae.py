@@ -6,8 +6,8 @@ With --data-csv FILE (valence and arousal columns in [-1, 1]) or class-labelled 
 expression column, or --data-dir DIR --data-format folders) it trains on your own data with the same settings;
 classes without valence/arousal stand in as their directions on the valence/arousal circumplex (stated in the
 run's notes). Without --data-dir it trains on the built-in AffectNet-like synthetic faces, shrunk to finish in
-about 15 minutes on a fast 2-core CPU (AVX-512); everything it shrinks is listed in the run's config notes and at the top of its
-report.
+about 15 minutes on a fast 2-core CPU (AVX-512); everything it shrinks is listed in the run's config notes and at
+the top of its report.
 """
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ from .common import circumplex_va, grid_sheet, keys, to_uint8
 PAPER_EPOCHS = 50          # (ours) paper 001 gives no training length; 50 epochs is the original CAAE code's default
 PAPER_EVAL_FACES = 4500    # [IV.C.1] 4,500 faces x 49 labels = 220,500 generated images
 # Synthetic default run, sized for ~15 minutes on a 2-core AVX-512 CPU (stated in the run's notes). 12,000 steps:
-# the fewest at which the weakest of seeds 0-2 (seed 1) followed both labels with CCC >= 0.5 (valence 0.36 at
-# 7,000 steps, 0.42 at 8,500 and 10,000, 0.52 at 12,000; same run resumed, AVX-512 CPU). Labels cover the
-# valence/arousal square (va "plane"), so every label the evaluation asks for was seen in training. float32: on the
-# synthetic faces at these widths mixed_bfloat16 cost edit quality (32x32, seed 0, 6,000 steps: CCC valence/arousal
-# 0.54/0.52 in bf16, 0.64/0.78 in float32; identity kept 70% vs 83%).
+# of the lengths measured (7,000, 8,500, 10,000, 12,000; one seed-1 run resumed, AVX-512 CPU), the first at which
+# seed 1, the weakest of seeds 0-2, followed both labels with CCC >= 0.5 (valence 0.36, 0.42, 0.42, 0.52).
+# Labels cover the valence/arousal square (va "plane"), so every label the evaluation asks for was seen in
+# training. float32: on the synthetic faces at these widths mixed_bfloat16 cost edit quality (32x32, seed 0, 6,000
+# steps: CCC valence/arousal 0.54/0.52 in bf16, 0.64/0.78 in float32; identity kept 70% vs 83%).
 SYNTH = dict(steps=12000, image_size=32, width=0.25, precision="float32", identity_net="none", identity_size=32,
              train_images=10000, eval_faces=100, regressor_steps=2000, regressor_width=0.125, regressor_lr=1e-2,
              identity_steps=400, va="plane", fd_real_images=2000)
@@ -327,8 +327,9 @@ class CAAESystem(System):
         paper_steps = SYNTH["steps"] if plan.synthetic else PAPER_EPOCHS * (data.steps_per_epoch or 1)
         plan.steps = run.steps_from(args, paper_steps, data.steps_per_epoch, smoke_steps=SMOKE["steps"])
         if plan.synthetic:
-            plan.notes.insert(1, f"Shrunk to fit ~15 min on a fast 2-core CPU (AVX-512): images {cfg.image_size}x{cfg.image_size} "
-                                 f"(paper 96), network width x{cfg.width} (paper 1.0), identity loss "
+            plan.notes.insert(1, f"Shrunk to fit ~15 min on a fast 2-core CPU (AVX-512): images "
+                                 f"{cfg.image_size}x{cfg.image_size} (paper 96), network width x{cfg.width} "
+                                 f"(paper 1.0), identity loss "
                                  f"{cfg.identity_net} (paper: VGG-Face; cartoon faces have no VGG-Face weights), "
                                  f"{plan.steps} steps, {ev['train_images']} training faces; Table II regressors at "
                                  f"width x{ev['regressor_width']} trained {ev['regressor_steps']} steps with SGD lr "
