@@ -106,6 +106,13 @@ def test_summary_and_plot_join_runs_of_different_defaults_by_their_steps(four_ru
     assert summary[0]["ccc_valence"] == summary[1]["ccc_valence"]
     png = budget.plot({"recipe": "caae_affectnet", "points": rows + older, "summary": summary})
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    md = budget.markdown({**_doc(four_runs, [0, 1]), "points": rows + older, "summary": summary})
+    assert "| 0.5x | 1 |" in md and "| 1x | 2 |" in md and "| 2x | 4 |" in md
+
+
+def test_multiples_are_named_alike_in_table_and_figure():
+    """Whole multiples keep every digit (a 128x curve is not '1.3e+02x'); a fraction shows two decimals."""
+    assert [budget._times(m) for m in (1, 16, 128, 7 / 12, 0.5)] == ["1x", "16x", "128x", "0.58x", "0.5x"]
 
 
 def test_collect_refuses_an_unfinished_run(tmp_path):

@@ -279,6 +279,12 @@ def _stats(values) -> dict | None:
     return {"mean": sum(vals) / len(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
 
 
+def _times(multiple) -> str:
+    """A multiple as the table and the figure name it: ``16x``, ``128x``; a fraction (a run of an earlier default)
+    to two decimals, ``0.58x``."""
+    return f"{round(float(multiple), 2):g}x"
+
+
 def summarize(rows) -> list[dict]:
     """Per training length (ascending steps, one per multiple within one curve): its multiple, seeds, steps, image
     size and width (of its first seed's run) and, per metric, the mean, min and max over the seeds that have it (None
@@ -289,7 +295,7 @@ def summarize(rows) -> list[dict]:
     out = []
     for steps in sorted(by):
         rs = by[steps]
-        out.append({"multiple": rs[0]["multiple"], "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"],
+        out.append({"multiple": rs[0]["multiple"], "seeds": [r["seed"] for r in rs], "steps": steps,
                     "image_size": rs[0].get("image_size"), "width": rs[0].get("width"),
                     **{k: _stats(r.get(k) for r in rs) for k in METRICS}})
     return out
@@ -348,7 +354,7 @@ def markdown(doc: dict) -> str:
     head = ["multiple", "steps", "image size", "width"] + [c[1] for c in COLUMNS]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for s in summary:
-        cells = [f"{s['multiple']}x", str(s["steps"]), str(s["image_size"]) if s["image_size"] else "n/a",
+        cells = [_times(s["multiple"]), str(s["steps"]), str(s["image_size"]) if s["image_size"] else "n/a",
                  f"{s['width']:g}" if s["width"] is not None else "n/a"]
         cells += [_cell(s[k], fmt, several) for k, _, fmt in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
@@ -395,7 +401,7 @@ def plot(doc: dict) -> bytes:
         ax.set_xscale("log", base=2)
         if xs:
             ax.set_xticks(xs)
-            ax.set_xticklabels([f"{s['steps']:,}\n({s['multiple']:.2g}x)" for s in summary], fontsize=8)
+            ax.set_xticklabels([f"{s['steps']:,}\n({_times(s['multiple'])})" for s in summary], fontsize=8)
             ax.minorticks_off()
             lo, hi = min(xs), max(xs)
             ax.set_xlim(lo / 1.5, hi * 1.5)
