@@ -204,3 +204,25 @@ def test_a_run_resumes_on_another_number_of_replicas_at_the_same_global_batch(tm
     assert '"replicas": 2' in events[-1] and f'"global_batch": {batch}' in events[-1]
     for name in whole:
         np.testing.assert_allclose(switched[name], whole[name], rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+def test_long_lived_pipelines_run_without_the_tuning_thread_and_keep_their_batches():
+    # Deleting an iterator waits for tf.data's autotuning thread, which in TensorFlow 2.21 sometimes sleeps out the
+    # rest of its (up to a minute long) interval: the training stream and the readers' training streams turn
+    # autotuning off. The batches must not change.
+    from tfgan_emotion.eval import caae as caae_eval
+    from tfgan_emotion.eval import common
+
+    arr = {"image": np.random.default_rng(0).random((12, 4, 4, 3), dtype=np.float32),
+           "valence": np.linspace(-1, 1, 12, dtype=np.float32), "arousal": np.linspace(1, -1, 12, dtype=np.float32)}
+    stream = training.add_noise(streams.from_tensors(arr, seed=3), "z", (2,), seed=1)
+    tuned = stream.dataset(5).batch(4, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    made = {"training stream": training.batches(stream, 4, start=5),
+            "plain dataset": training.batches(tf.data.Dataset.from_tensor_slices(arr), 4),
+            "reader batches": common.index_batches(12, 4, 0, (arr["image"], arr["valence"])),
+            "reader stream": caae_eval.stream_batches(tf.data.Dataset.from_tensor_slices(arr), 4)}
+    for name, ds in made.items():
+        assert ds.options().autotune.enabled is False, name
+    for a, b in zip(tuned.take(6).as_numpy_iterator(), made["training stream"].take(6).as_numpy_iterator()):
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert tuned.options().autotune.enabled is not False   # the comparison above is against a tuned pipeline

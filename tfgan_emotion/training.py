@@ -581,7 +581,7 @@ def batches(data, global_batch: int, replicas: int = 1, parts: int = 1, start: i
     dataset is repeated from its beginning), cut into batches of ``global_batch``. With ``parts`` sub-batches per
     step and several replicas, the rows are reordered so that each replica's contiguous share holds its slice of
     every sub-batch, in order."""
-    from .data.stream import Stream
+    from .data.stream import Stream, without_tuning_thread
 
     if isinstance(data, Stream):
         ds = data.dataset(start)
@@ -601,7 +601,7 @@ def batches(data, global_batch: int, replicas: int = 1, parts: int = 1, start: i
     options = tf.data.Options()
     # Workers take contiguous shares of every global batch (never whole files), so the rules above hold.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return without_tuning_thread(ds.with_options(options).prefetch(tf.data.AUTOTUNE))
 
 
 def train(model: GANModel, dataset: tf.data.Dataset, run_dir, config: TrainConfig, strategy=None,

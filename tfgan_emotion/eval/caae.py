@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from ..data.stream import without_tuning_thread
 from ..training import image_grid
 from .common import (Progress, _scaled, check_images, class_predictor, figure, index_batches, inference_fn,
                      train_classifier)
@@ -215,8 +216,8 @@ def stream_batches(stream: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
         return (tf.cast(e["image"], tf.float32),
                 tf.stack([tf.cast(e["valence"], tf.float32), tf.cast(e["arousal"], tf.float32)]))
 
-    return (stream.map(pair, num_parallel_calls=tf.data.AUTOTUNE).repeat()
-            .batch(int(batch_size), drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    return without_tuning_thread(stream.map(pair, num_parallel_calls=tf.data.AUTOTUNE).repeat()
+                                 .batch(int(batch_size), drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 
 
 def train_regressors(train_images, train_va, steps: int, batch_size: int = 64, width: float = 1.0,

@@ -29,6 +29,7 @@ import keras
 import tensorflow as tf
 
 from .. import conditioning
+from ..data.stream import without_tuning_thread
 from .common import (Progress, figure, float32_policy, predict, save_figure, set_bn_momentum, show_image_rows,
                      zero_init_residuals)
 
@@ -279,7 +280,7 @@ def affectnet_va(root, size: int, batch_size: int = REGRESSOR_BATCH, seed: int =
                          f"the regressor needs at least one batch ({batch_size}) to train and one image to score")
     stream = train.map(va, num_parallel_calls=tf.data.AUTOTUNE).repeat().batch(batch_size, drop_remainder=True)
     held = val.map(va, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
-    return AffectNetVA(str(root), stream.prefetch(tf.data.AUTOTUNE), n, n // batch_size,
+    return AffectNetVA(str(root), without_tuning_thread(stream.prefetch(tf.data.AUTOTUNE)), n, n // batch_size,
                        held.prefetch(tf.data.AUTOTUNE), n_val, batch_size)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from ..data.stream import without_tuning_thread
 from ..runtime import float32_policy  # noqa: F401  (re-exported: the readers build in float32)
 from ..training import format_duration, image_grid
 
@@ -129,7 +130,7 @@ def index_batches(n: int, batch_size: int, seed: int, arrays: tuple[np.ndarray, 
         return out
 
     ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
-    return ds.batch(batch_size, drop_remainder=True).map(gather_tf).prefetch(tf.data.AUTOTUNE)
+    return without_tuning_thread(ds.batch(batch_size, drop_remainder=True).map(gather_tf).prefetch(tf.data.AUTOTUNE))
 
 
 def check_images(x, name: str = "images") -> np.ndarray:
