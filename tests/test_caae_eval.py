@@ -286,3 +286,44 @@ def test_identity_preservation(tmp_path):
     assert fd_oracle["n_edited"] == 6 * len(caae.EXTREME_LABELS) and fd_oracle["n_real"] == len(real)
     assert fd_noise["value"] > 5 * fd_oracle["value"]
     assert fd_oracle["real_vs_real"] == fd_noise["real_vs_real"] >= 0
+
+
+def test_evaluate_edits_each_face_once_per_label_and_matches_the_measures_taken_apart(faces, tmp_path, monkeypatch):
+    """Table IV and the Fig. 2 heatmaps share one pass of edits of the evaluation faces, identity preservation and
+    the Frechet distance one pass of the probe faces; every number equals the one the separate function gives."""
+    img, ids = faces
+    probe_ids = np.arange(4) + 11
+    probe = {"image": S.render_faces(probe_ids, np.zeros(4), np.zeros(4), size=SIZE, seed=9), "identity": probe_ids}
+    clf = caae.train_identity_classifier(img, ids, steps=6, batch_size=6, width=0.25, seed=0, log=None)
+    edited = []
+
+    def stamped_region_edit(x, v, a):
+        edited.append(len(x))
+        out = region_edit(x, v, a)
+        out[:, 0, 0, 0], out[:, 0, 0, 1] = v, a
+        return out
+
+    monkeypatch.setattr(caae, "train_regressors", lambda *a, **k: EXACT)
+    monkeypatch.setattr(caae, "train_identity_classifier", lambda *a, **k: clf)
+    sheets = []
+    draw = caae.save_heatmap_sheet
+    monkeypatch.setattr(caae, "save_heatmap_sheet", lambda maps, path, title=None: (sheets.append(maps),
+                                                                                      draw(maps, path, title))[1])
+    rng = np.random.default_rng(4)
+    held = {"image": img, "valence": rng.uniform(-1, 1, 6), "arousal": rng.uniform(-1, 1, 6)}
+    ev = {"eval_faces": 6, "regressor_steps": 1, "regressor_width": 0.125, "regressor_lr": 1e-2,
+          "identity_steps": 1}
+    m = caae.evaluate(stamped_region_edit, held, {**held, "identity": ids}, ev, tmp_path, identity_probe=probe,
+                      fd_real=img, log=lambda line: None)
+    # 6 evaluation and 4 probe faces to 49 labels once each, one face to the 25 labels of Fig. 3, 6 faces of Fig. 4.
+    assert sum(edited) == 6 * 49 + 4 * 49 + 25 + 6
+    edited.clear()
+    assert m["table4_edits"] == caae.edit_table(stamped_region_edit, img, EXACT, log=None)
+    assert m["table4_edits"]["all"]["valence"]["ccc"] == pytest.approx(1.0)
+    assert np.array_equal(sheets[0], caae.heatmaps(stamped_region_edit, img, log=None))
+    assert m["fig2_heatmaps"]["n_faces"] == 6 and sheets[0][0, 0].max() > 0
+    assert m["identity_preservation"] == caae.identity_preservation(stamped_region_edit, probe["image"], probe_ids,
+                                                                    clf, log=None)
+    assert m["frechet_distance"] == caae.edit_frechet_distance(stamped_region_edit, probe["image"], img, clf,
+                                                               log=None)
+    assert m["frechet_distance"]["n_edited"] == 4 * 49

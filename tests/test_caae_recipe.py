@@ -100,9 +100,10 @@ def affectnet_tree(tmp_path_factory):
 
 
 def _evaluate_on_real_data(tree, tmp_path, monkeypatch, *flags):
-    """CAAESystem.evaluate on the tree at 16x16 with an identity edit; the regressor training, the heatmaps and the
-    figure files are replaced by recorders. Returns (what train_regressors received, the Fig. 2 faces, the run's
-    notes, metrics, paper items by name)."""
+    """CAAESystem.evaluate on the tree at 16x16 with an identity edit; the regressor training, the separate Fig. 2
+    heatmaps (of --fig2-faces) and the figure files are replaced by recorders. Returns (what train_regressors
+    received, with the heatmap sheets drawn under "sheets"; the faces of separate Fig. 2 heatmaps; the run's notes;
+    metrics; paper items by name)."""
     from types import SimpleNamespace
 
     import tensorflow as tf
@@ -126,7 +127,8 @@ def _evaluate_on_real_data(tree, tmp_path, monkeypatch, *flags):
 
     monkeypatch.setattr(E, "train_regressors", train_regressors)
     monkeypatch.setattr(E, "heatmaps", lambda fn, faces, **kw: fig2.append(faces) or np.zeros((7, 7, 16, 16)))
-    for name in ("save_heatmap_sheet", "save_edit_grid", "save_faces_grid"):
+    monkeypatch.setattr(E, "save_heatmap_sheet", lambda maps, path, **kw: seen.setdefault("sheets", []).append(maps))
+    for name in ("save_edit_grid", "save_faces_grid"):
         monkeypatch.setattr(E, name, lambda *a, **k: None)
     notes = []
     r = SimpleNamespace(dir=tmp_path / "run", args=args, note=notes.append)
@@ -155,7 +157,9 @@ def test_real_data_regressors_stream_the_whole_training_split(affectnet_tree, tm
     assert any(f"whole AffectNet training split streamed from disk ({n} images)" in note for note in notes)
     assert items["Table II"]["status"] == "reproduced"
     # Fig. 2 without --fig2-faces: the evaluation faces, noted, and an analogue of the paper's figure.
-    assert len(fig2[0]) == 4 and metrics["fig2_heatmaps"]["n_faces"] == 4
+    # Its sums come from Table IV's edits of the same faces, not from a second pass of edits.
+    assert not fig2 and metrics["fig2_heatmaps"]["n_faces"] == 4
+    assert len(seen["sheets"]) == 1 and seen["sheets"][0].shape == (7, 7, 16, 16)
     assert any(n.startswith("Fig. 2 heatmaps from the first 4 AffectNet validation faces") and "--fig2-faces" in n
                for n in notes)
     assert items["Fig. 2"]["status"] == "analogue" and "--fig2-faces" in items["Fig. 2"]["how"]

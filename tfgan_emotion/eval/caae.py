@@ -130,6 +130,124 @@ def _edit(edit_fn: EditFn, faces: np.ndarray, v: float, a: float) -> np.ndarray:
     return out
 
 
+def _edit_pass(edit_fn: EditFn, faces: np.ndarray, labels: list, batch_size: int, sinks: list, what: str,
+               log: Callable[[str], None] | None) -> None:
+    """Edit every face to every label exactly once and hand each edited batch to every sink.
+
+    Several measurements read the same edits (Table IV and the Fig. 2 heatmaps edit the evaluation faces to the
+    same 49 labels; identity preservation and the Frechet distance the probe faces), so they share one pass instead
+    of editing again. Faces go in batches of ``batch_size``; within a batch the neutral label comes first when it
+    is requested (the heatmaps compare every edit with it), then the others in order. A sink has
+    ``start(s, batch)`` (a new batch of faces from row ``s``) and ``add(s, j, edited)`` (``batch`` edited to
+    ``labels[j]``); only one edited batch exists at a time unless a sink keeps it."""
+    bs = int(batch_size)
+    if bs < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    order = list(range(len(labels)))
+    if NEUTRAL_LABEL in labels:
+        first = labels.index(NEUTRAL_LABEL)
+        order = [first] + [j for j in order if j != first]
+    progress = Progress(what, len(faces) * len(labels), "images", log)
+    done = 0
+    for s in range(0, len(faces), bs):
+        batch = faces[s:s + bs]
+        for sink in sinks:
+            sink.start(s, batch)
+        for j in order:
+            edited = _edit(edit_fn, batch, *labels[j])
+            for sink in sinks:
+                sink.add(s, j, edited)
+            done += len(batch)
+            progress.update(done)
+
+
+class _ReadBack:
+    """Table IV: the regressors' readings of every edit, ``read[label, face, (valence, arousal)]``."""
+
+    def __init__(self, regressors: dict, n_faces: int, n_labels: int):
+        self.pv, self.pa = _regressor_pair(regressors)
+        self.read = np.empty((n_labels, n_faces, 2), np.float64)
+
+    def start(self, s, batch):
+        pass
+
+    def add(self, s, j, edited):
+        self.read[j, s:s + len(edited), 0] = self.pv(edited)
+        self.read[j, s:s + len(edited), 1] = self.pa(edited)
+
+
+class _HeatmapSums:
+    """Fig. 2: per grid cell, the sum over the first ``n_faces`` faces of the per-pixel max channel difference
+    between the edit and the neutral edit of the same face."""
+
+    def __init__(self, labels: list, n_faces: int, size: tuple[int, int]):
+        if NEUTRAL_LABEL not in labels:
+            raise ValueError("the Fig. 2 heatmaps need the neutral label (0, 0) among the labels")
+        index = {v: i for i, v in enumerate(GRID_VALUES)}
+        self.cells = [(index.get(v), index.get(a)) for v, a in labels]
+        self.labels, self.n = labels, int(n_faces)
+        self.acc = np.zeros((len(GRID_VALUES), len(GRID_VALUES)) + tuple(size), np.float64)
+        self.neutral = None
+
+    def start(self, s, batch):
+        self.neutral = None
+
+    def add(self, s, j, edited):
+        keep = max(0, min(len(edited), self.n - s))
+        if not keep:
+            return
+        if self.labels[j] == NEUTRAL_LABEL:
+            self.neutral = edited[:keep]
+            return
+        if edited.shape[1:] != self.neutral.shape[1:]:
+            raise ValueError(f"edit_fn returned {edited.shape} for label {self.labels[j]} but "
+                             f"{self.neutral.shape} for the neutral label")
+        i, k = self.cells[j]
+        if i is not None and k is not None:
+            self.acc[i, k] += np.abs(edited[:keep] - self.neutral).max(axis=-1).sum(axis=0)
+
+    def result(self, normalise: str) -> np.ndarray:
+        acc = self.acc
+        if normalise == "none":
+            return (acc / (2.0 * self.n)).astype(np.float32)
+        if normalise == "label":
+            peak = acc.max(axis=(2, 3), keepdims=True)
+            return np.where(peak > 0, acc / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
+        peak = acc.max()
+        return (acc / peak if peak > 0 else acc).astype(np.float32)
+
+
+class _IdentityHits:
+    """Identity preservation: per label, how many edits the classifier still names as their input's person."""
+
+    def __init__(self, classifier, identities: np.ndarray, n_labels: int):
+        self.predict, self.ids = class_predictor(classifier), identities
+        self.hits = np.zeros(n_labels, np.int64)
+        self.unedited = 0
+
+    def start(self, s, batch):
+        self.unedited += int(np.sum(self.predict(batch) == self.ids[s:s + len(batch)]))
+
+    def add(self, s, j, edited):
+        self.hits[j] += int(np.sum(self.predict(edited) == self.ids[s:s + len(edited)]))
+
+
+class _KeepEdits:
+    """Every edited image (the Frechet distance reads them all at once), in face-batch then label order."""
+
+    def __init__(self):
+        self.edited = {}
+
+    def start(self, s, batch):
+        pass
+
+    def add(self, s, j, edited):
+        self.edited[(s, j)] = edited
+
+    def images(self) -> np.ndarray:
+        return np.concatenate([self.edited[k] for k in sorted(self.edited)])
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Paper Table II: the valence / arousal regressors
 # ----------------------------------------------------------------------------------------------------------------
@@ -346,21 +464,17 @@ def edit_table(edit_fn: EditFn, faces, regressors: dict, batch_size: int = 128, 
     """
     faces = check_images(faces, "faces")
     labels = grid_labels() if labels is None else _labels(labels)
-    pv, pa = _regressor_pair(regressors)
-    n, nl, bs = len(faces), len(labels), int(batch_size)
-    read = np.empty((nl, n, 2), np.float64)
-    progress = Progress("edit table", n * nl, "images", log)
+    reader = _ReadBack(regressors, len(faces), len(labels))
     if log is not None:
-        log(f"edit table (paper Table IV): {n} faces x {nl} labels = {n * nl} edited images")
-    done = 0
-    for s in range(0, n, bs):
-        batch = faces[s:s + bs]
-        for j, (v, a) in enumerate(labels):
-            edited = _edit(edit_fn, batch, v, a)
-            read[j, s:s + len(batch), 0] = pv(edited)
-            read[j, s:s + len(batch), 1] = pa(edited)
-            done += len(batch)
-            progress.update(done)
+        log(f"edit table (paper Table IV): {len(faces)} faces x {len(labels)} labels = "
+            f"{len(faces) * len(labels)} edited images")
+    _edit_pass(edit_fn, faces, labels, batch_size, [reader], "edit table", log)
+    return _edit_table_result(reader.read, labels)
+
+
+def _edit_table_result(read: np.ndarray, labels: list) -> dict:
+    """The Table IV dict of :func:`edit_table` from the readings ``read[label, face, (valence, arousal)]``."""
+    nl, n = read.shape[:2]
     req = np.broadcast_to(np.asarray(labels, np.float64)[:, None, :], read.shape)
     extreme = np.array([lab in EXTREME_LABELS for lab in labels])
 
@@ -399,31 +513,10 @@ def heatmaps(edit_fn: EditFn, faces, batch_size: int = 64, normalise: str = "glo
     if normalise not in ("global", "label", "none"):
         raise ValueError(f"normalise must be 'global', 'label' or 'none', got {normalise!r}")
     faces = check_images(faces, "faces")
-    n, h, w, _ = faces.shape
-    nv = len(GRID_VALUES)
-    acc = np.zeros((nv, nv, h, w), np.float64)
-    progress = Progress("heatmaps", n * nv * nv, "images", log)
-    done = 0
-    for s in range(0, n, int(batch_size)):
-        batch = faces[s:s + int(batch_size)]
-        neutral = _edit(edit_fn, batch, *NEUTRAL_LABEL)
-        for i, v in enumerate(GRID_VALUES):
-            for j, a in enumerate(GRID_VALUES):
-                done += len(batch)
-                if (v, a) != NEUTRAL_LABEL:
-                    edited = _edit(edit_fn, batch, v, a)
-                    if edited.shape != neutral.shape:
-                        raise ValueError(f"edit_fn returned {edited.shape} for label {(v, a)} but {neutral.shape} "
-                                         "for the neutral label")
-                    acc[i, j] += np.abs(edited - neutral).max(axis=-1).sum(axis=0)
-                progress.update(done)
-    if normalise == "none":
-        return (acc / (2.0 * n)).astype(np.float32)
-    if normalise == "label":
-        peak = acc.max(axis=(2, 3), keepdims=True)
-        return np.where(peak > 0, acc / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
-    peak = acc.max()
-    return (acc / peak if peak > 0 else acc).astype(np.float32)
+    labels = grid_labels()
+    sums = _HeatmapSums(labels, len(faces), faces.shape[1:3])
+    _edit_pass(edit_fn, faces, labels, batch_size, [sums], "heatmaps", log)
+    return sums.result(normalise)
 
 
 def save_heatmap_sheet(maps, path, title: str | None = None) -> Path:
@@ -593,22 +686,16 @@ def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels
     if len(ids) != len(faces):
         raise ValueError(f"identities has {len(ids)} entries for {len(faces)} faces")
     labels = grid_labels() if labels is None else _labels(labels)
-    predict = class_predictor(classifier)
-    hits = np.zeros(len(labels), np.int64)
-    unedited = 0
-    bs = int(batch_size)
-    progress = Progress("identity preservation", len(faces) * len(labels), "images", log)
-    done = 0
-    for s in range(0, len(faces), bs):
-        batch, truth = faces[s:s + bs], ids[s:s + bs]
-        unedited += int(np.sum(predict(batch) == truth))
-        for j, (v, a) in enumerate(labels):
-            hits[j] += int(np.sum(predict(_edit(edit_fn, batch, v, a)) == truth))
-            done += len(batch)
-            progress.update(done)
-    n = len(faces)
-    return {"share_recognised": float(hits.sum() / (n * len(labels))), "share_unedited": float(unedited / n),
-            "per_label": [{"valence": v, "arousal": a, "share": float(hits[j] / n)}
+    hits = _IdentityHits(classifier, ids, len(labels))
+    _edit_pass(edit_fn, faces, labels, batch_size, [hits], "identity preservation", log)
+    return _identity_result(hits, labels)
+
+
+def _identity_result(hits: _IdentityHits, labels: list) -> dict:
+    n = len(hits.ids)
+    return {"share_recognised": float(hits.hits.sum() / (n * len(labels))),
+            "share_unedited": float(hits.unedited / n),
+            "per_label": [{"valence": v, "arousal": a, "share": float(hits.hits[j] / n)}
                           for j, (v, a) in enumerate(labels)],
             "n_images": int(n * len(labels)), "n_faces": int(n)}
 
@@ -621,19 +708,18 @@ def edit_frechet_distance(edit_fn: EditFn, faces, real_images, classifier, label
     edited faces differ from real ones as a network trained on real faces sees them (blur, speckles, broken
     features). ``real_vs_real`` is the distance between the two halves of ``real_images``, the value sampling alone
     gives. Returns {"value", "real_vs_real", "n_real", "n_edited", "features"}."""
-    from .common import classifier_features
-
     faces = check_images(faces, "faces")
     real = check_images(real_images, "real_images")
     labels = grid_labels() if labels is None else _labels(labels)
-    progress = Progress("Frechet distance", len(faces) * len(labels), "images", log)
-    edited, done = [], 0
-    for s in range(0, len(faces), int(batch_size)):
-        for v, a in labels:
-            edited.append(_edit(edit_fn, faces[s:s + int(batch_size)], v, a))
-            done += len(edited[-1])
-            progress.update(done)
-    fe = classifier_features(classifier, np.concatenate(edited))
+    kept = _KeepEdits()
+    _edit_pass(edit_fn, faces, labels, batch_size, [kept], "Frechet distance", log)
+    return _frechet_result(kept.images(), real, classifier)
+
+
+def _frechet_result(edited: np.ndarray, real: np.ndarray, classifier) -> dict:
+    from .common import classifier_features
+
+    fe = classifier_features(classifier, edited)
     fr = classifier_features(classifier, real)
     half = len(fr) // 2
     return {"value": float(frechet_distance(fr, fe)), "real_vs_real": float(frechet_distance(fr[:half], fr[half:])),
@@ -670,7 +756,8 @@ def evaluate(edit_fn: EditFn, held: dict, train, ev: dict, figures_dir, seed: in
     get their Frechet distance (:func:`edit_frechet_distance`). ``fig2_faces``: the faces of the Fig. 2 heatmaps (paper IV.C.2: 200 frontal
     CelebA faces), described by ``fig2_source``; None takes the first :data:`FIG2_FACES` evaluation faces instead.
     How the regressors were trained is recorded beside Table III (``regressor_*``), the Fig. 2 faces under
-    ``fig2_heatmaps``."""
+    ``fig2_heatmaps``. Each face is edited to each label once: Table IV and the Fig. 2 heatmaps drawn from the
+    evaluation faces read the same edits, and so do identity preservation and the Frechet distance."""
     figures_dir = Path(figures_dir)
 
     def va(d):
@@ -694,25 +781,46 @@ def evaluate(edit_fn: EditFn, held: dict, train, ev: dict, figures_dir, seed: in
         "regressor_steps": steps, "regressor_epochs": round(steps * REGRESSOR_BATCH / max(1, n_train), 3),
         "regressor_batch_size": REGRESSOR_BATCH, "regressor_optimizer": f"SGD lr {ev['regressor_lr']} momentum 0.9",
         "regressor_loss": "mean absolute error", "regressor_width": ev["regressor_width"]}}
-    log(f"editing {len(faces)} held-out faces to the 49 grid labels (Table IV)")
-    metrics["table4_edits"] = edit_table(edit_fn, faces, regs)
-    figures_dir.mkdir(parents=True, exist_ok=True)
+    faces = check_images(faces, "faces")
+    labels = grid_labels()
+    reader = _ReadBack(regs, len(faces), len(labels))
+    sinks = [reader]
     if fig2_faces is None:
-        fig2_faces, fig2_source = faces[:FIG2_FACES], fig2_source or "the first evaluation faces"
-    fig2_faces = check_images(fig2_faces, "fig2_faces")
-    log(f"Fig. 2 heatmaps on {len(fig2_faces)} faces ({fig2_source})")
-    save_heatmap_sheet(heatmaps(edit_fn, fig2_faces), figures_dir / "fig2_heatmaps.png")
-    metrics["fig2_heatmaps"] = {"faces": fig2_source, "n_faces": int(len(fig2_faces)),
-                                "figure": "fig2_heatmaps.png"}
+        # Fig. 2 from the first evaluation faces: their edits to the grid labels are Table IV's, read once.
+        n2, fig2_source = min(FIG2_FACES, len(faces)), fig2_source or "the first evaluation faces"
+        sums = _HeatmapSums(labels, n2, faces.shape[1:3])
+        sinks.append(sums)
+        log(f"editing {len(faces)} held-out faces to the 49 grid labels (Table IV; Fig. 2 heatmaps from the first "
+            f"{n2} of them, {fig2_source})")
+    else:
+        n2 = len(check_images(fig2_faces, "fig2_faces"))
+        log(f"editing {len(faces)} held-out faces to the 49 grid labels (Table IV)")
+    _edit_pass(edit_fn, faces, labels, 128, sinks, "edit table", log)
+    metrics["table4_edits"] = _edit_table_result(reader.read, labels)
+    if fig2_faces is None:
+        maps = sums.result("global")
+    else:
+        log(f"Fig. 2 heatmaps on {n2} faces ({fig2_source})")
+        maps = heatmaps(edit_fn, fig2_faces)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    save_heatmap_sheet(maps, figures_dir / "fig2_heatmaps.png")
+    metrics["fig2_heatmaps"] = {"faces": fig2_source, "n_faces": int(n2), "figure": "fig2_heatmaps.png"}
     save_edit_grid(edit_fn, faces[0], figures_dir / "fig3_edit_grid.png")
     n4 = min(25, len(held["image"]))
     save_faces_grid(edit_fn, held["image"][:n4], fig3_labels()[:n4], figures_dir / "fig4_faces_grid.png")
     if identity_probe is not None:
         log("training the synthetic identity classifier (identity preservation)")
         clf = train_identity_classifier(train["image"], train["identity"], steps=ev["identity_steps"], seed=seed)
-        metrics["identity_preservation"] = identity_preservation(edit_fn, identity_probe["image"],
-                                                                 identity_probe["identity"], clf)
-        if fd_real is not None:
-            metrics["frechet_distance"] = edit_frechet_distance(edit_fn, identity_probe["image"], fd_real, clf,
-                                                                log=log)
+        probe = check_images(identity_probe["image"], "identity probe")
+        ids = np.asarray(identity_probe["identity"]).reshape(-1).astype(np.int64)
+        if len(ids) != len(probe):
+            raise ValueError(f"the identity probe has {len(ids)} identities for {len(probe)} faces")
+        # Identity preservation and the Frechet distance read the same edits of the probe faces: edit them once.
+        hits, kept = _IdentityHits(clf, ids, len(labels)), _KeepEdits()
+        real = None if fd_real is None else check_images(fd_real, "fd_real")
+        _edit_pass(edit_fn, probe, labels, 128, [hits] + ([kept] if real is not None else []),
+                   "identity preservation" + (" and Frechet distance" if real is not None else ""), log)
+        metrics["identity_preservation"] = _identity_result(hits, labels)
+        if real is not None:
+            metrics["frechet_distance"] = _frechet_result(kept.images(), real, clf)
     return metrics
