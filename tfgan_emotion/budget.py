@@ -346,7 +346,7 @@ def markdown(doc: dict) -> str:
         lines += [f"**--smoke: each point trained m x {SMOKE_STEPS_PER_MULTIPLE} steps with the recipe's smoke "
                   "evaluation; the numbers mean nothing.**", ""]
     else:
-        lines += [f"Multiple 1 is the recipe's synthetic default run ({doc['base_steps']} steps, about 14-15.5 minutes "
+        lines += [f"Multiple 1 is the recipe's synthetic default run ({doc['base_steps']} steps, about 13.5-15 minutes "
                   "on a 2-core CPU with AVX-512); multiple m trains m x its steps, nothing else changed.", ""]
     lines += [f"Seeds: {', '.join(map(str, doc['seeds']))}"
               + ("; each cell is the mean (min–max) over the seeds." if several else "."),

@@ -6,7 +6,7 @@ With --data-csv FILE (valence and arousal columns in [-1, 1]) or class-labelled 
 expression column, or --data-dir DIR --data-format folders) it trains on your own data with the same settings;
 classes without valence/arousal stand in as their directions on the valence/arousal circumplex (stated in the
 run's notes). Without --data-dir it trains on the built-in AffectNet-like synthetic faces, shrunk to finish in
-about 14-15.5 minutes on a 2-core CPU with AVX-512 (about twice that without); everything it shrinks is listed in the
+about 13.5-15 minutes on a 2-core CPU with AVX-512 (about twice that without); everything it shrinks is listed in the
 run's config notes and at the top of its report.
 """
 from __future__ import annotations
@@ -327,7 +327,7 @@ class CAAESystem(System):
         paper_steps = SYNTH["steps"] if plan.synthetic else PAPER_EPOCHS * (data.steps_per_epoch or 1)
         plan.steps = run.steps_from(args, paper_steps, data.steps_per_epoch, smoke_steps=SMOKE["steps"])
         if plan.synthetic:
-            plan.notes.insert(1, f"Shrunk to fit 14-15.5 min on a 2-core CPU with AVX-512: images "
+            plan.notes.insert(1, f"Shrunk to fit 13.5-15 min on a 2-core CPU with AVX-512: images "
                                  f"{cfg.image_size}x{cfg.image_size} (paper 96), network width x{cfg.width} "
                                  f"(paper 1.0), identity loss "
                                  f"{cfg.identity_net} (paper: VGG-Face; cartoon faces have no VGG-Face weights), "
