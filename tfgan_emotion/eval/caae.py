@@ -62,6 +62,8 @@ REGRESSOR_EPOCHS = 5
 REGRESSOR_BATCH = 64
 
 EditFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# Faces edited per call of an edit function by Table IV, identity preservation and the Frechet distance.
+EDIT_BATCH = 128
 
 
 def grid_labels() -> list[tuple[float, float]]:
@@ -220,8 +222,11 @@ class _HeatmapSums:
 class _IdentityHits:
     """Identity preservation: per label, how many edits the classifier still names as their input's person."""
 
-    def __init__(self, classifier, identities: np.ndarray, n_labels: int):
-        self.predict, self.ids = class_predictor(classifier), identities
+    def __init__(self, classifier, identities, n_faces: int, n_labels: int):
+        ids = np.asarray(identities).reshape(-1).astype(np.int64)
+        if len(ids) != n_faces:
+            raise ValueError(f"identities has {len(ids)} entries for {n_faces} faces")
+        self.predict, self.ids = class_predictor(classifier), ids
         self.hits = np.zeros(n_labels, np.int64)
         self.unedited = 0
 
@@ -442,7 +447,7 @@ def sagr_zero_labels_note(labels=None) -> str:
             "that dimension.")
 
 
-def edit_table(edit_fn: EditFn, faces, regressors: dict, batch_size: int = 128, labels=None,
+def edit_table(edit_fn: EditFn, faces, regressors: dict, batch_size: int = EDIT_BATCH, labels=None,
                log: Callable[[str], None] | None = print) -> dict:
     """Paper Table IV analogue (section IV.C.1 / IV.D.1): edit every face to every label, read the labels back.
 
@@ -670,7 +675,7 @@ def train_identity_classifier(images, identities, steps: int, batch_size: int = 
                             what="identity classifier", log=log)
 
 
-def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels=None, batch_size: int = 128,
+def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels=None, batch_size: int = EDIT_BATCH,
                           log: Callable[[str], None] | None = print) -> dict:
     """Share of edited faces still recognised as their input's identity (synthetic faces only; ours).
 
@@ -682,11 +687,8 @@ def identity_preservation(edit_fn: EditFn, faces, identities, classifier, labels
     "share"}], "n_images", "n_faces"}.
     """
     faces = check_images(faces, "faces")
-    ids = np.asarray(identities).reshape(-1).astype(np.int64)
-    if len(ids) != len(faces):
-        raise ValueError(f"identities has {len(ids)} entries for {len(faces)} faces")
     labels = grid_labels() if labels is None else _labels(labels)
-    hits = _IdentityHits(classifier, ids, len(labels))
+    hits = _IdentityHits(classifier, identities, len(faces), len(labels))
     _edit_pass(edit_fn, faces, labels, batch_size, [hits], "identity preservation", log)
     return _identity_result(hits, labels)
 
@@ -700,7 +702,7 @@ def _identity_result(hits: _IdentityHits, labels: list) -> dict:
             "n_images": int(n * len(labels)), "n_faces": int(n)}
 
 
-def edit_frechet_distance(edit_fn: EditFn, faces, real_images, classifier, labels=None, batch_size: int = 128,
+def edit_frechet_distance(edit_fn: EditFn, faces, real_images, classifier, labels=None, batch_size: int = EDIT_BATCH,
                           log: Callable[[str], None] | None = print) -> dict:
     """Frechet distance between the penultimate features (``fc1``) of ``classifier`` (the synthetic identity
     classifier of :func:`train_identity_classifier`) on ``real_images`` and on ``faces`` edited to every label
@@ -793,9 +795,10 @@ def evaluate(edit_fn: EditFn, held: dict, train, ev: dict, figures_dir, seed: in
         log(f"editing {len(faces)} held-out faces to the 49 grid labels (Table IV; Fig. 2 heatmaps from the first "
             f"{n2} of them, {fig2_source})")
     else:
-        n2 = len(check_images(fig2_faces, "fig2_faces"))
+        fig2_faces = check_images(fig2_faces, "fig2_faces")
+        n2 = len(fig2_faces)
         log(f"editing {len(faces)} held-out faces to the 49 grid labels (Table IV)")
-    _edit_pass(edit_fn, faces, labels, 128, sinks, "edit table", log)
+    _edit_pass(edit_fn, faces, labels, EDIT_BATCH, sinks, "edit table", log)
     metrics["table4_edits"] = _edit_table_result(reader.read, labels)
     if fig2_faces is None:
         maps = sums.result("global")
@@ -812,13 +815,10 @@ def evaluate(edit_fn: EditFn, held: dict, train, ev: dict, figures_dir, seed: in
         log("training the synthetic identity classifier (identity preservation)")
         clf = train_identity_classifier(train["image"], train["identity"], steps=ev["identity_steps"], seed=seed)
         probe = check_images(identity_probe["image"], "identity probe")
-        ids = np.asarray(identity_probe["identity"]).reshape(-1).astype(np.int64)
-        if len(ids) != len(probe):
-            raise ValueError(f"the identity probe has {len(ids)} identities for {len(probe)} faces")
         # Identity preservation and the Frechet distance read the same edits of the probe faces: edit them once.
-        hits, kept = _IdentityHits(clf, ids, len(labels)), _KeepEdits()
+        hits, kept = _IdentityHits(clf, identity_probe["identity"], len(probe), len(labels)), _KeepEdits()
         real = None if fd_real is None else check_images(fd_real, "fd_real")
-        _edit_pass(edit_fn, probe, labels, 128, [hits] + ([kept] if real is not None else []),
+        _edit_pass(edit_fn, probe, labels, EDIT_BATCH, [hits] + ([kept] if real is not None else []),
                    "identity preservation" + (" and Frechet distance" if real is not None else ""), log)
         metrics["identity_preservation"] = _identity_result(hits, labels)
         if real is not None:
