@@ -204,6 +204,61 @@ def test_failed_run_names_its_log_and_last_lines(tmp_path):
         budget.run_point(p, [sys.executable, "-c", "pass"], log_path)
 
 
+# A stand-in for the training run: it takes SIGINT the way training does (finish the step, save, exit 0), says when
+# its handler is in place, and records the signal it got.
+_CHILD = """
+import signal, sys, time
+from pathlib import Path
+d = Path(sys.argv[1])
+got = []
+signal.signal(signal.SIGINT, lambda s, f: got.append(s))
+(d / "ready").write_text("1")
+t0 = time.monotonic()
+while not got and time.monotonic() - t0 < 120:
+    time.sleep(0.05)
+(d / "child_got").write_text(signal.Signals(got[0]).name if got else "nothing")
+"""
+
+# The budget command, its training command replaced by the stand-in.
+_PARENT = """
+import sys
+from tfgan_emotion import budget, cli
+from pathlib import Path
+budget.train_command = lambda *a, **k: [sys.executable, "-c", sys.argv[2], sys.argv[1]]
+Path(budget.plan_points([1], [0], Path(sys.argv[1]), smoke=True)[0]["run_dir"]).mkdir(parents=True)
+sys.exit(cli.main(["budget", "--smoke", "--multiples", "1", "--out", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_to_the_budget_alone_reaches_the_training_run(tmp_path, sig):
+    """Ctrl-C in a terminal signals the whole process group; kill -INT or a scheduler's SIGTERM reaches the budget
+    process alone, and must still let the running training save its checkpoint (it gets SIGINT) before both exit."""
+    import signal
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + [os.environ.get("PYTHONPATH", "")]))
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(tmp_path), _CHILD], env=env,
+                              start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        t0 = time.monotonic()
+        while not (tmp_path / "ready").exists():
+            assert parent.poll() is None, parent.stdout.read()
+            assert time.monotonic() - t0 < 60, "the stand-in run never started"
+            time.sleep(0.05)
+        os.kill(parent.pid, getattr(signal, sig))
+        out, _ = parent.communicate(timeout=60)
+    finally:
+        if parent.poll() is None:
+            os.killpg(parent.pid, signal.SIGKILL)
+    assert (tmp_path / "child_got").read_text() == "SIGINT"
+    assert parent.returncode == 130, out
+    assert "run the same command again to resume" in out
+    run_dir = Path(budget.plan_points([1], [0], tmp_path, smoke=True)[0]["run_dir"])
+    walls = json.loads((run_dir / budget.WALL_FILE).read_text())
+    last = walls["invocations"][-1]  # the stopped invocation's time and exit status are kept
+    assert last["exit_status"] == 0 and last["interrupted"] and not last["finished"] and last["wall_seconds"] > 0
+
+
 @pytest.mark.parametrize("bad", ["0", "x", "-2", "1,,4", "2.5"])
 def test_bad_multiples_are_rejected(bad, capsys):
     with pytest.raises(SystemExit) as e:

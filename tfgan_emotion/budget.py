@@ -17,10 +17,10 @@ reads from its metrics.json:
 
 Runs go to OUT/runs/budget-x<m>-seed<s> (logs to OUT/logs/, the runs' own reports to OUT/reports-runs/ unless
 --reports says otherwise). A run that already finished with its evaluation is reused, so the same command can be
-repeated to add multiples or seeds; a run stopped before the end (Ctrl-C, a killed process) resumes from its last
-checkpoint when the command is run again. The curve is written to OUT/budget.json (every run, and per multiple the
-mean and [min, max] over seeds), OUT/budget.md (the table) and OUT/budget.png (three panels against the
-training steps).
+repeated to add multiples or seeds; a run stopped before the end (Ctrl-C or SIGTERM, which let the running training
+save its checkpoint first; a killed process) resumes from its last checkpoint when the command is run again. The
+curve is written to OUT/budget.json (every run, and per multiple the mean and [min, max] over seeds), OUT/budget.md
+(the table) and OUT/budget.png (three panels against the training steps).
 
 The default curve (1, 4, 16) trains 21 x the default run (252,000 steps): about 4.5-5 hours per seed on a 2-core
 CPU with AVX-512, about 11 on one with AVX2 only. --smoke trains each point for m x 2 steps with the recipe's
@@ -33,8 +33,10 @@ import io
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -200,7 +202,7 @@ def run_point(point: dict, cmd: list[str], log_path: Path, extra=()) -> float:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
                TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     t0 = time.monotonic()
-    rc = None
+    rc, interrupted = None, False
     with open(log_path, "a") as fh:
         fh.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')}: {' '.join(cmd)}\n")
         fh.flush()
@@ -209,18 +211,26 @@ def run_point(point: dict, cmd: list[str], log_path: Path, extra=()) -> float:
             rc = proc.wait()
         except KeyboardInterrupt:
             log(f"interrupted: letting {point['run']} save its checkpoint (Ctrl-C again to kill it)")
+            # Ctrl-C in a terminal reaches the whole process group, but an interrupt sent to this process alone
+            # (kill -INT, a job scheduler) would not reach the run: pass it on. A second SIGINT is harmless to a
+            # training run, which saves its checkpoint once at the end of the step.
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            interrupted = True
             try:
                 proc.wait(timeout=300)
             except (KeyboardInterrupt, subprocess.TimeoutExpired):
                 proc.kill()
                 proc.wait()
+            rc = proc.returncode
             raise
         finally:
             wall = time.monotonic() - t0
             if run_dir.exists():
                 walls = _walls(run_dir)
                 walls["invocations"].append({"wall_seconds": round(wall, 1), "exit_status": rc,
-                                             "finished": rc == 0})
+                                             "finished": rc == 0 and not interrupted,
+                                             **({"interrupted": True} if interrupted else {})})
                 walls["extra"] = list(extra)
                 atomic_write(run_dir / WALL_FILE, json.dumps(walls, indent=2))
     if rc != 0:
@@ -461,6 +471,21 @@ def main(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     log(f"{args.recipe}: {len(points)} run(s), multiples {','.join(map(str, multiples))} x seeds "
         f"{','.join(map(str, seeds))}{' (--smoke)' if args.smoke else ''}, in {out}")
+    # SIGTERM (a job scheduler's stop) takes the Ctrl-C path: the running training saves its checkpoint first.
+    previous = signal.signal(signal.SIGTERM, _interrupt) \
+        if threading.current_thread() is threading.main_thread() else None
+    try:
+        return _train_points(args, points, out, extra, multiples, seeds, t_start)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _train_points(args, points, out, extra, multiples, seeds, t_start) -> int:
     for i, p in enumerate(points, 1):
         where = f"[{i}/{len(points)}] x{p['multiple']} seed {p['seed']} ({p['steps']} steps)"
         run_dir = Path(p["run_dir"])
