@@ -204,8 +204,8 @@ def test_failed_run_names_its_log_and_last_lines(tmp_path):
         budget.run_point(p, [sys.executable, "-c", "pass"], log_path)
 
 
-# A stand-in for the training run: it takes SIGINT the way training does (finish the step, save, exit 0), says when
-# its handler is in place, and records the signal it got.
+# A stand-in for the training run: it takes SIGINT the way training does (stop, then exit with status 3, as after
+# saving its checkpoint), says when its handler is in place, and records the signal it got.
 _CHILD = """
 import signal, sys, time
 from pathlib import Path
@@ -217,6 +217,7 @@ t0 = time.monotonic()
 while not got and time.monotonic() - t0 < 120:
     time.sleep(0.05)
 (d / "child_got").write_text(signal.Signals(got[0]).name if got else "nothing")
+sys.exit(3)
 """
 
 # The budget command, its training command replaced by the stand-in.
@@ -256,7 +257,7 @@ def test_a_signal_to_the_budget_alone_reaches_the_training_run(tmp_path, sig):
     run_dir = Path(budget.plan_points([1], [0], tmp_path, smoke=True)[0]["run_dir"])
     walls = json.loads((run_dir / budget.WALL_FILE).read_text())
     last = walls["invocations"][-1]  # the stopped invocation's time and exit status are kept
-    assert last["exit_status"] == 0 and last["interrupted"] and not last["finished"] and last["wall_seconds"] > 0
+    assert last["exit_status"] == 3 and last["interrupted"] and not last["finished"] and last["wall_seconds"] > 0
 
 
 @pytest.mark.parametrize("bad", ["0", "x", "-2", "1,,4", "2.5"])

@@ -229,8 +229,7 @@ def run_point(point: dict, cmd: list[str], log_path: Path, extra=()) -> float:
             if run_dir.exists():
                 walls = _walls(run_dir)
                 walls["invocations"].append({"wall_seconds": round(wall, 1), "exit_status": rc,
-                                             "finished": rc == 0 and not interrupted,
-                                             **({"interrupted": True} if interrupted else {})})
+                                             "finished": rc == 0 and not interrupted, "interrupted": interrupted})
                 walls["extra"] = list(extra)
                 atomic_write(run_dir / WALL_FILE, json.dumps(walls, indent=2))
     if rc != 0:
