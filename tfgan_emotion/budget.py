@@ -22,7 +22,7 @@ save its checkpoint first; a killed process) resumes from its last checkpoint wh
 curve is written to OUT/budget.json (every run, and per multiple the mean and [min, max] over seeds), OUT/budget.md
 (the table) and OUT/budget.png (three panels against the training steps).
 
-The default curve (1, 4, 16) trains 21 x the default run (252,000 steps): about 4.5-5 hours per seed on a 2-core
+The default curve (1, 4, 16) trains 21 x the default run (252,000 steps): about 4.5 hours per seed on a 2-core
 CPU with AVX-512, about 11 on one with AVX2 only. --smoke trains each point for m x 2 steps with the recipe's
 --smoke evaluation, to check that everything runs; its numbers mean nothing.
 """
@@ -113,7 +113,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(only caae_affectnet for now, on the built-in synthetic faces)")
     p.add_argument("--multiples", type=parse_multiples, default=list(DEFAULT_MULTIPLES), metavar="M,M,...",
                    help="compute multiples to train, comma-separated positive whole numbers: multiple m trains m x "
-                   "the default synthetic run's steps (default 1,4,16: 21 x the default run, about 4.5-5 hours per "
+                   "the default synthetic run's steps (default 1,4,16: 21 x the default run, about 4.5 hours per "
                    "seed on a 2-core CPU with AVX-512, about 11 with AVX2 only)")
     p.add_argument("--seeds", type=parse_seeds, default=list(DEFAULT_SEEDS), metavar="S,S,...",
                    help="seeds to train at every multiple, comma-separated (default 0); with several, the table "
